@@ -1,0 +1,1 @@
+"""Speed and memory figures for toolbox-tui, printed by ``make bench`` (never asserted)."""

@@ -1,0 +1,48 @@
+"""What a check or action receives: the deployment's env, the tool's config, and a log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from checks.redact import Redactor
+from checks.settings import DeploymentEnv, ToolboxConfig
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _discard(line: str) -> None:
+    del line
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Everything a check may look at. The runner hands each check its own bound copy."""
+
+    env: DeploymentEnv
+    config: ToolboxConfig
+    redactor: Redactor = field(default_factory=Redactor)
+    clock: Callable[[], datetime] = _utc_now
+    _log: Callable[[str], None] = _discard
+
+    @classmethod
+    def create(cls, config: ToolboxConfig, **kwargs: object) -> CheckContext:
+        """Read the env file named by ``config`` and learn its secrets."""
+        env = DeploymentEnv.load(config.env_file)
+        return cls(env=env, config=config, redactor=Redactor(env.secret_values()), **kwargs)  # type: ignore[arg-type]
+
+    def log(self, line: str) -> None:
+        """One line into this check's live log (redacted before anyone sees it)."""
+        self._log(line)
+
+    def bound(self, log: Callable[[str], None]) -> CheckContext:
+        return replace(self, _log=log)
+
+    def reloaded(self) -> CheckContext:
+        """After an action changed the env file: new values, and the old secrets still masked."""
+        env = DeploymentEnv.load(self.config.env_file)
+        self.redactor.add(*env.secret_values())
+        return replace(self, env=env)

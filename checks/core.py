@@ -1,0 +1,295 @@
+"""Statuses, results, actions and the registry that the ``@check`` / ``@action`` decorators fill.
+
+A check is an ``async def`` taking a :class:`~checks.context.CheckContext` and returning an
+:class:`Outcome`; the runner turns it into a :class:`CheckResult` with the id, pane, title and
+duration filled in. An action is a fix a person would otherwise type: it can always show
+what it will do (``preview``) before it does it (``run``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from checks.context import CheckContext
+
+
+class Status(StrEnum):
+    """What a check concluded. ``error`` means it could not decide (crash, timeout)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+    MANUAL = "manual"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; used to sort and to pick a pane's overall status."""
+        return _RANK[self]
+
+    @property
+    def satisfies_needs(self) -> bool:
+        """A check that ``needs`` this one may run after it (a warning still counts)."""
+        return self in (Status.PASS, Status.WARN)
+
+
+_RANK = {
+    Status.PASS: 0,
+    Status.SKIP: 1,
+    Status.MANUAL: 2,
+    Status.WARN: 3,
+    Status.ERROR: 4,
+    Status.FAIL: 5,
+}
+
+STATUS_ORDER: tuple[Status, ...] = (
+    Status.FAIL,
+    Status.ERROR,
+    Status.WARN,
+    Status.MANUAL,
+    Status.SKIP,
+    Status.PASS,
+)
+
+
+@dataclass(frozen=True)
+class Pane:
+    """One tab of the dashboard and one ``--pane`` value of the CLI."""
+
+    id: str
+    title: str
+    key: str
+
+
+PANES: tuple[Pane, ...] = (
+    Pane("environment", "Environment", "1"),
+    Pane("migrations", "Migrations", "2"),
+    Pane("integrations", "Integrations", "3"),
+    Pane("health", "Health", "4"),
+    Pane("security", "Security", "5"),
+    Pane("rollback", "Rollback", "6"),
+)
+PANE_IDS: tuple[str, ...] = tuple(p.id for p in PANES)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns: its verdict and what a person needs to act on it."""
+
+    status: Status
+    message: str
+    hint: str = ""
+    evidence: Mapping[str, str] = field(default_factory=dict)
+    actions: tuple[str, ...] = ()
+
+
+def passed(message: str, **evidence: object) -> Outcome:
+    return Outcome(Status.PASS, message, evidence=_stringify(evidence))
+
+
+def warned(
+    message: str, hint: str = "", actions: Iterable[str] = (), **evidence: object
+) -> Outcome:
+    return Outcome(Status.WARN, message, hint, _stringify(evidence), tuple(actions))
+
+
+def failed(
+    message: str, hint: str = "", actions: Iterable[str] = (), **evidence: object
+) -> Outcome:
+    return Outcome(Status.FAIL, message, hint, _stringify(evidence), tuple(actions))
+
+
+def skipped(message: str, **evidence: object) -> Outcome:
+    return Outcome(Status.SKIP, message, evidence=_stringify(evidence))
+
+
+def _stringify(evidence: Mapping[str, object]) -> dict[str, str]:
+    return {key.replace("_", " "): str(value) for key, value in evidence.items()}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A finished check, as every renderer and reporter sees it (already redacted)."""
+
+    id: str
+    pane: str
+    title: str
+    status: Status
+    message: str
+    hint: str = ""
+    evidence: Mapping[str, str] = field(default_factory=dict)
+    duration_ms: float = 0.0
+    actions: tuple[str, ...] = ()
+
+    @classmethod
+    def from_outcome(cls, spec: CheckSpec, outcome: Outcome, duration_ms: float) -> CheckResult:
+        return cls(
+            id=spec.id,
+            pane=spec.pane,
+            title=spec.title,
+            status=outcome.status,
+            message=outcome.message,
+            hint=outcome.hint,
+            evidence=dict(outcome.evidence),
+            duration_ms=duration_ms,
+            actions=outcome.actions,
+        )
+
+
+CheckFunc = Callable[["CheckContext"], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class ChecklistRef:
+    """The place in the deployment checklist that a check automates."""
+
+    section: str
+    item: str
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check: the function plus everything the runner and the UI need."""
+
+    id: str
+    pane: str
+    title: str
+    func: CheckFunc
+    timeout: float
+    needs: tuple[str, ...]
+    checklist: ChecklistRef | None
+    manual: bool = False
+    """A person signs it off; the check only gathers what they need to look at."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """A remediation: ``preview`` says exactly what ``run`` will change; ``run`` logs as it goes.
+
+    ``run`` returns a one-line summary; it raises :class:`ActionFailed` with a readable
+    message when it cannot do its job.
+    """
+
+    id: str
+    title: str
+    key: str
+    dangerous: bool
+    pane: str
+    preview: Callable[[CheckContext], Awaitable[str]]
+    run: Callable[[CheckContext], Awaitable[str]]
+    description: str = ""
+
+
+class ActionFailed(Exception):
+    """An action could not complete; the message is for a person."""
+
+
+_ID = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
+DEFAULT_TIMEOUT = 10.0
+
+
+class Registry:
+    """Every known check and action, in registration order."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, CheckSpec] = {}
+        self.actions: dict[str, Action] = {}
+
+    def add_check(self, spec: CheckSpec) -> None:
+        _validate_id(spec.id, self.checks)
+        if spec.pane not in PANE_IDS:
+            raise ValueError(f"check {spec.id}: unknown pane {spec.pane!r}")
+        self.checks[spec.id] = spec
+
+    def add_action(self, action: Action) -> None:
+        _validate_id(action.id, self.actions)
+        self.actions[action.id] = action
+
+    def check(
+        self,
+        *,
+        id: str,
+        pane: str,
+        title: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        needs: Iterable[str] = (),
+        checklist: tuple[str, str] | None = None,
+        manual: bool = False,
+    ) -> Callable[[CheckFunc], CheckFunc]:
+        """Register the decorated coroutine function as a check."""
+
+        def register(func: CheckFunc) -> CheckFunc:
+            ref = ChecklistRef(*checklist) if checklist else None
+            spec = CheckSpec(id, pane, title, func, timeout, tuple(needs), ref, manual)
+            self.add_check(spec)
+            return func
+
+        return register
+
+    def select(
+        self, panes: Iterable[str] = (), ids: Iterable[str] = ()
+    ) -> list[CheckSpec]:
+        """Checks in the given panes and with the given ids (all when both are empty).
+
+        Checks that a selected check ``needs`` are added, so a dependency is never
+        silently missing.
+        """
+        panes, ids = set(panes), set(ids)
+        unknown = ids - self.checks.keys()
+        if unknown:
+            raise KeyError(f"unknown check id(s): {', '.join(sorted(unknown))}")
+        wanted = {
+            spec.id
+            for spec in self.checks.values()
+            if (not panes and not ids) or spec.pane in panes or spec.id in ids
+        }
+        pending = list(wanted)
+        while pending:
+            for need in self.checks[pending.pop()].needs:
+                if need not in wanted and need in self.checks:
+                    wanted.add(need)
+                    pending.append(need)
+        return [spec for spec in self.checks.values() if spec.id in wanted]
+
+    def actions_for_pane(self, pane: str) -> list[Action]:
+        return [a for a in self.actions.values() if a.pane == pane]
+
+
+def _validate_id(new_id: str, existing: Mapping[str, Any]) -> None:
+    if not _ID.match(new_id):
+        raise ValueError(f"{new_id!r} is not a kebab-case id under its area, e.g. env.fernet-key")
+    if new_id in existing:
+        raise ValueError(f"{new_id!r} is registered twice")
+
+
+registry = Registry()
+"""The registry that ``checks.catalog`` fills with every built-in check and action."""
+
+check = registry.check
+
+
+def action(
+    *,
+    id: str,
+    title: str,
+    pane: str,
+    key: str = "",
+    dangerous: bool = False,
+    preview: Callable[[CheckContext], Awaitable[str]],
+    description: str = "",
+) -> Callable[[Callable[[CheckContext], Awaitable[str]]], Callable[[CheckContext], Awaitable[str]]]:
+    """Register the decorated coroutine function as an action's ``run``."""
+
+    def register(
+        run: Callable[[CheckContext], Awaitable[str]],
+    ) -> Callable[[CheckContext], Awaitable[str]]:
+        registry.add_action(Action(id, title, key, dangerous, pane, preview, run, description))
+        return run
+
+    return register

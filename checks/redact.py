@@ -1,0 +1,72 @@
+"""Masking secret values in everything the engine emits.
+
+One :class:`Redactor` is built from every secret value of the env file. The runner passes
+each event through it before any renderer, log, report or audit line can see it, so the
+rest of the code never has to remember to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+# Prefixes that say what kind of secret it is without helping anyone use it.
+_KNOWN_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_", "SG.", "sb_secret_")
+_MIN_SECRET_LENGTH = 4
+_SHOW_TAIL_FROM = 20
+MASK = "••••"
+
+T = TypeVar("T")
+
+
+def mask(value: str) -> str:
+    """``sk_live_…9f2c`` for long secrets, a bare mask for short ones."""
+    if len(value) < _SHOW_TAIL_FROM:
+        return MASK
+    prefix = next((p for p in _KNOWN_PREFIXES if value.startswith(p)), "")
+    return f"{prefix}{MASK}{value[-4:]}"
+
+
+class Redactor:
+    """Replaces every known secret value in text (and in events, field by field)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        """Learn more secrets, e.g. a key an action has just generated."""
+        new = {s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH} - self._secrets
+        if not new:
+            return
+        self._secrets |= new
+        # Longest first, so a secret that contains another is masked whole.
+        ordered = sorted(self._secrets, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+    def __contains__(self, value: str) -> bool:
+        return value in self._secrets
+
+    def text(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(lambda m: mask(m.group(0)), text)
+
+    def value(self, obj: T) -> T:
+        """A copy of ``obj`` with every string inside it redacted (dataclasses, maps, tuples)."""
+        return self._walk(obj)  # type: ignore[no-any-return]
+
+    def _walk(self, obj: Any) -> Any:
+        if isinstance(obj, str):
+            return self.text(obj)
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            changes = {f.name: self._walk(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+            return dataclasses.replace(obj, **changes)
+        if isinstance(obj, Mapping):
+            return {self._walk(k): self._walk(v) for k, v in obj.items()}
+        if isinstance(obj, tuple | list):
+            return type(obj)(self._walk(item) for item in obj)
+        return obj

@@ -1,0 +1,115 @@
+"""The headless CLI on a demo deployment: exit codes, formats, fixes and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolbox_tui.cli import main
+from toolbox_tui.sandbox.demo import Demo, write_demo
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Demo:
+    return write_demo(tmp_path / "app")
+
+
+def args_for(demo: Demo) -> list[str]:
+    return [
+        "--env-file", str(demo.env_file), "--app-dir", str(demo.app_dir),
+        "--app-venv", str(demo.venv), "--audit-log", str(demo.app_dir / "audit.log"),
+    ]
+
+
+def test_check_json_reports_the_demo_mistakes(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "--format", "json", *args_for(demo)])
+    doc = json.loads(capsys.readouterr().out)
+    statuses = {r["id"]: r["status"] for r in doc["results"]}
+    assert code == 3
+    assert statuses["env.file-permissions"] == "fail"
+    assert statuses["env.backup-present"] == "fail"
+    assert statuses["env.key-rotation"] == "warn"
+    assert statuses["env.file"] == "pass"
+    assert doc["summary"]["fail"] >= 2
+
+
+def test_only_and_fail_level(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--only", "env.key-rotation", *args_for(demo)]) == 0
+    assert main(["check", "--only", "env.key-rotation", "--fail-level", "warn", *args_for(demo)]) == 4
+    assert main(["check", "--only", "env.file", *args_for(demo)]) == 0
+
+
+def test_output_file_and_junit(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "report.xml"
+    main(["check", "--pane", "environment", "--format", "junit", "--output", str(out), *args_for(demo)])
+    assert out.read_text().startswith("<?xml")
+
+
+def test_unknown_check_is_bad_usage(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--only", "env.nope", *args_for(demo)]) == 2
+    assert "env.nope" in capsys.readouterr().err
+
+
+def test_bad_configuration_is_bad_usage(
+    demo: Demo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOOLBOX_CHECK_TIMEOUT", "soon")
+    assert main(["check", *args_for(demo)]) == 2
+    err = capsys.readouterr().err
+    assert "TOOLBOX_CHECK_TIMEOUT" in err and "Traceback" not in err
+
+
+def test_missing_env_file_fails_the_check_not_the_tool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["check", "--only", "env.file", "--env-file", str(tmp_path / "nope.env")])
+    assert code == 3
+    assert "does not exist" in capsys.readouterr().out
+
+
+def test_fix_safe_action(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fix", "env.tighten-permissions", *args_for(demo)]) == 0
+    assert os.stat(demo.env_file).st_mode & 0o777 == 0o600
+    assert main(["check", "--only", "env.file-permissions", *args_for(demo)]) == 0
+
+
+def test_dangerous_fix_needs_yes_and_dry_run_changes_nothing(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = demo.env_file.read_text()
+    assert main(["fix", "env.rotate-fernet-key", *args_for(demo)]) == 3
+    assert "--yes" in capsys.readouterr().err
+    assert main(["fix", "env.rotate-fernet-key", "--dry-run", *args_for(demo)]) == 0
+    assert demo.env_file.read_text() == before
+    assert main(["fix", "env.rotate-fernet-key", "--yes", "--read-only", *args_for(demo)]) == 3
+    assert demo.env_file.read_text() == before
+    assert main(["fix", "env.rotate-fernet-key", "--yes", *args_for(demo)]) == 0
+    assert demo.env_file.read_text() != before
+    assert main(["check", "--only", "env.key-rotation", "--fail-level", "warn", *args_for(demo)]) == 0
+
+
+def test_unknown_action_is_bad_usage(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fix", "env.make-coffee", *args_for(demo)]) == 2
+    assert "known actions" in capsys.readouterr().err
+
+
+def test_list_shows_checks_actions_and_coverage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "env.fernet-key" in out and "env.rotate-fernet-key" in out
+    assert "automated" in out and "not covered" in out
+
+
+def test_without_a_terminal_the_dashboard_says_how_to_go_headless(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "toolbox_tui.cli", "--env-file", str(tmp_path / ".env")],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert "toolbox-tui check" in proc.stderr
+    assert proc.stdout == ""

@@ -1,0 +1,34 @@
+"""Fixtures shared by every test directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from checks.context import CheckContext
+from checks.redact import Redactor
+from checks.settings import DeploymentEnv, ToolboxConfig
+
+FIXED_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+
+MakeContext = Callable[..., CheckContext]
+
+
+@pytest.fixture
+def make_context(tmp_path: Path) -> MakeContext:
+    """A context over an env file written from ``env_text`` in a fresh directory."""
+
+    def make(env_text: str = "", mode: int = 0o600, **config: object) -> CheckContext:
+        env_file = tmp_path / ".env"
+        env_file.write_text(env_text, encoding="utf-8")
+        env_file.chmod(mode)
+        settings = ToolboxConfig(
+            **{"env_file": env_file, "app_dir": tmp_path, **config}  # type: ignore[arg-type]
+        )
+        env = DeploymentEnv.load(settings.env_file)
+        return CheckContext(env, settings, Redactor(env.secret_values()), clock=lambda: FIXED_NOW)
+
+    return make

@@ -1,0 +1,58 @@
+"""The engine runs without Textual, and the headless CLI never imports it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def run_python(code: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, check=True,
+    )
+    return out.stdout
+
+
+def test_checks_package_imports_no_ui() -> None:
+    out = run_python(
+        """
+        import sys
+        from checks import catalog
+        catalog.load()
+        import checks.runner, checks.context
+        print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'toolbox_tui')))
+        """
+    )
+    assert out.strip() == "[]"
+
+
+def test_checks_run_with_textual_unimportable() -> None:
+    # A meta-path hook makes "import textual" fail, as if it were not installed.
+    out = run_python(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split('.')[0] in ('textual', 'rich'):
+                    raise ImportError('blocked: ' + name)
+        sys.meta_path.insert(0, Block())
+        from checks import catalog
+        print(len(catalog.load().checks) > 0)
+        """
+    )
+    assert out.strip() == "True"
+
+
+def test_headless_cli_does_not_import_textual() -> None:
+    out = run_python(
+        """
+        import sys, io, contextlib
+        from toolbox_tui import cli
+        with contextlib.redirect_stdout(io.StringIO()):
+            cli.main(['list'])
+        print('textual' in sys.modules)
+        """
+    )
+    assert out.strip() == "False"

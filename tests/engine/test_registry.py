@@ -1,0 +1,77 @@
+"""The registry: ids, panes, selection and checklist references."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks import catalog, checklist
+from checks.core import Registry, passed
+
+
+def make_registry() -> Registry:
+    registry = Registry()
+    for check_id, pane, needs in (
+        ("a.one", "environment", ()),
+        ("a.two", "health", ("a.one",)),
+        ("a.three", "security", ()),
+    ):
+
+        @registry.check(id=check_id, pane=pane, title=check_id, needs=needs)
+        async def fn(ctx):  # type: ignore[no-untyped-def]
+            return passed("ok")
+
+    return registry
+
+
+def test_select_by_pane_pulls_in_needs() -> None:
+    ids = [s.id for s in make_registry().select(panes=["health"])]
+    assert ids == ["a.one", "a.two"]
+
+
+def test_select_everything_when_nothing_is_named() -> None:
+    assert len(make_registry().select()) == 3
+
+
+def test_unknown_id_is_refused_by_name() -> None:
+    with pytest.raises(KeyError, match=r"a\.nope"):
+        make_registry().select(ids=["a.nope"])
+
+
+@pytest.mark.parametrize("bad", ["Env.Key", "env", "env.Fernet_key", "env.-x"])
+def test_ids_must_be_kebab_case_under_an_area(bad: str) -> None:
+    registry = Registry()
+    with pytest.raises(ValueError, match="kebab-case"):
+        registry.check(id=bad, pane="environment", title="x")(passed)  # type: ignore[arg-type]
+
+
+def test_duplicate_ids_are_refused() -> None:
+    registry = make_registry()
+    with pytest.raises(ValueError, match="twice"):
+        registry.check(id="a.one", pane="environment", title="x")(passed)  # type: ignore[arg-type]
+
+
+def test_unknown_pane_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown pane"):
+        Registry().check(id="a.x", pane="kitchen", title="x")(passed)  # type: ignore[arg-type]
+
+
+def test_every_builtin_check_names_a_real_checklist_item() -> None:
+    refs = set(checklist.all_refs())
+    registry = catalog.load()
+    assert registry.checks, "no checks registered"
+    for spec in registry.checks.values():
+        assert spec.checklist is not None, f"{spec.id} names no checklist item"
+        assert spec.checklist in refs, f"{spec.id}: {spec.checklist} is not in the checklist"
+
+
+def test_every_builtin_action_is_offered_by_some_check_and_exists() -> None:
+    registry = catalog.load()
+    for action in registry.actions.values():
+        assert action.pane in {s.pane for s in registry.checks.values()}
+
+
+def test_coverage_states() -> None:
+    rows = checklist.coverage(catalog.load().checks.values())
+    states = {row.state for row in rows}
+    assert "automated" in states and "not covered" in states
+    assert len(rows) == len(checklist.all_refs())

@@ -1,0 +1,176 @@
+"""The runner: concurrency, needs, timeouts, crashes, cancellation and redaction."""
+
+from __future__ import annotations
+
+import asyncio
+
+from checks.core import Registry, Status, failed, passed
+from checks.runner import Finished, Log, Started, run_checks
+from tests.conftest import MakeContext
+
+
+async def collect(registry: Registry, ctx, **select) -> list:  # type: ignore[no-untyped-def]
+    return [event async for event in run_checks(registry.select(**select), ctx)]
+
+
+def results(events: list) -> dict:  # type: ignore[type-arg]
+    return {e.result.id: e.result for e in events if isinstance(e, Finished)}
+
+
+async def test_checks_run_concurrently(make_context: MakeContext) -> None:
+    registry = Registry()
+    barrier = asyncio.Barrier(3)
+
+    for n in range(3):
+        # Each check waits for the other two: this only finishes if they run at once.
+        @registry.check(id=f"t.concurrent-{n}", pane="health", title="waits for the others")
+        async def waits(ctx):  # type: ignore[no-untyped-def]
+            await barrier.wait()
+            return passed("all three were running together")
+
+    found = results(await collect(registry, make_context()))
+    assert {r.status for r in found.values()} == {Status.PASS}
+    assert len(found) == 3
+
+
+async def test_failed_need_skips_dependent_and_names_it(make_context: MakeContext) -> None:
+    registry = Registry()
+
+    @registry.check(id="t.base", pane="health", title="base")
+    async def base(ctx):  # type: ignore[no-untyped-def]
+        return failed("base is down")
+
+    @registry.check(id="t.dependent", pane="health", title="dependent", needs=["t.base"])
+    async def dependent(ctx):  # type: ignore[no-untyped-def]
+        raise AssertionError("must not run")
+
+    found = results(await collect(registry, make_context(), ids=["t.dependent"]))
+    assert found["t.base"].status is Status.FAIL  # pulled in by select()
+    assert found["t.dependent"].status is Status.SKIP
+    assert "t.base (fail)" in found["t.dependent"].message
+
+
+async def test_passing_need_lets_dependent_run(make_context: MakeContext) -> None:
+    registry = Registry()
+    order: list[str] = []
+
+    @registry.check(id="t.base", pane="health", title="base")
+    async def base(ctx):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0)
+        order.append("base")
+        return passed("up")
+
+    @registry.check(id="t.dependent", pane="health", title="dependent", needs=["t.base"])
+    async def dependent(ctx):  # type: ignore[no-untyped-def]
+        order.append("dependent")
+        return passed("ran after base")
+
+    found = results(await collect(registry, make_context()))
+    assert found["t.dependent"].status is Status.PASS
+    assert order == ["base", "dependent"]
+
+
+async def test_timeout_becomes_error_saying_so(make_context: MakeContext) -> None:
+    registry = Registry()
+    hung = asyncio.Event()
+
+    @registry.check(id="t.hung", pane="health", title="hung", timeout=0.05)
+    async def never(ctx):  # type: ignore[no-untyped-def]
+        await hung.wait()
+        return passed("unreachable")
+
+    found = results(await collect(registry, make_context()))
+    assert found["t.hung"].status is Status.ERROR
+    assert "Timed out after 0.05 s" in found["t.hung"].message
+
+
+async def test_config_timeout_overrides_check_timeout(make_context: MakeContext) -> None:
+    registry = Registry()
+
+    @registry.check(id="t.slowish", pane="health", title="slowish", timeout=60)
+    async def slowish(ctx):  # type: ignore[no-untyped-def]
+        await asyncio.Event().wait()
+        return passed("unreachable")
+
+    found = results(await collect(registry, make_context(check_timeout=0.05)))
+    assert "Timed out after 0.05 s" in found["t.slowish"].message
+
+
+async def test_crash_becomes_error_with_traceback_in_log(make_context: MakeContext) -> None:
+    registry = Registry()
+
+    @registry.check(id="t.crash", pane="health", title="crash")
+    async def crash(ctx):  # type: ignore[no-untyped-def]
+        raise ValueError("unexpected answer from the server")
+
+    events = await collect(registry, make_context())
+    result = results(events)["t.crash"]
+    assert result.status is Status.ERROR
+    assert "ValueError: unexpected answer from the server" in result.message
+    log = [e.line for e in events if isinstance(e, Log)]
+    assert any("Traceback" in line for line in log)
+
+
+async def test_wrong_return_type_is_an_error(make_context: MakeContext) -> None:
+    registry = Registry()
+
+    @registry.check(id="t.sloppy", pane="health", title="sloppy")
+    async def sloppy(ctx):  # type: ignore[no-untyped-def]
+        return "ok"
+
+    result = results(await collect(registry, make_context()))["t.sloppy"]
+    assert result.status is Status.ERROR
+    assert "not an Outcome" in result.message
+
+
+async def test_events_are_redacted_at_the_boundary(make_context: MakeContext) -> None:
+    secret = "sk_live_" + "9" * 24 + "abcd"
+    registry = Registry()
+
+    @registry.check(id="t.leaky", pane="health", title="leaky")
+    async def leaky(ctx):  # type: ignore[no-untyped-def]
+        ctx.log(f"using {secret}")
+        return failed(f"key {secret} rejected", hint=secret, key=secret)
+
+    ctx = make_context(f"STRIPE_SECRET_KEY={secret}\n")
+    events = await collect(registry, ctx)
+    assert secret not in repr(events)
+    result = results(events)["t.leaky"]
+    assert result.message == "key sk_live_••••abcd rejected"
+
+
+async def test_started_comes_before_finished(make_context: MakeContext) -> None:
+    registry = Registry()
+
+    @registry.check(id="t.one", pane="health", title="one")
+    async def one(ctx):  # type: ignore[no-untyped-def]
+        return passed("fine")
+
+    events = await collect(registry, make_context())
+    assert isinstance(events[0], Started)
+    assert isinstance(events[-1], Finished)
+
+
+async def test_closing_the_stream_cancels_running_checks(make_context: MakeContext) -> None:
+    registry = Registry()
+    cancelled = asyncio.Event()
+
+    @registry.check(id="t.fast", pane="health", title="fast")
+    async def fast(ctx):  # type: ignore[no-untyped-def]
+        return passed("done")
+
+    @registry.check(id="t.forever", pane="health", title="forever", timeout=3600)
+    async def forever(ctx):  # type: ignore[no-untyped-def]
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return passed("unreachable")
+
+    stream = run_checks(registry.select(), make_context())
+    async for event in stream:
+        if isinstance(event, Finished):
+            break
+    await stream.aclose()
+    assert cancelled.is_set()

@@ -1,0 +1,112 @@
+"""Snapshots of the screens a release engineer sees, from a seeded demo deployment.
+
+The demo's secrets come from a fixed seed, the clock is fixed, and each check's duration is
+set to 12 ms, so every pixel is deterministic. Each test's docstring says what a person
+should see; read the SVGs in ``__snapshots__`` when one changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from checks import catalog
+from checks.context import CheckContext
+from checks.core import CheckSpec
+from checks.redact import Redactor
+from checks.runner import Event, Finished, run_checks
+from checks.settings import DeploymentEnv, ToolboxConfig
+from toolbox_tui.app import ToolboxApp, make_app
+from toolbox_tui.sandbox.demo import write_demo
+from toolbox_tui.screens.confirm import ConfirmActionScreen
+from tests.conftest import FIXED_NOW
+from tests.tui.conftest import settle
+
+SMALL = (80, 24)
+LARGE = (120, 40)
+
+
+async def fixed_durations(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIterator[Event]:
+    async for event in run_checks(specs, ctx):
+        if isinstance(event, Finished):
+            event = Finished(dataclasses.replace(event.result, duration_ms=12.0))
+        yield event
+
+
+@pytest.fixture
+def demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolboxApp:
+    write_demo(tmp_path, now=FIXED_NOW, seed=2026)
+    # Relative paths, so no temporary directory name reaches a screen.
+    monkeypatch.chdir(tmp_path)
+    config = ToolboxConfig(env_file=Path(".env"), app_dir=Path("."), app_venv=Path("venv"))
+    env = DeploymentEnv.load(config.env_file)
+    ctx = CheckContext(env, config, Redactor(env.secret_values()), clock=lambda: FIXED_NOW)
+    return make_app(ctx, catalog.load(), runner=fixed_durations)
+
+
+async def finished(pilot) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot.app, pilot)
+
+
+def test_dashboard_80x24(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The Environment pane at 80x24: summary counts on top, the six panes as tabs (the
+    Environment tab red, as it has failures), a row per check with a status word (PASS,
+    FAIL, WARN), and the footer keys. Messages are cut with an ellipsis, never wrapped."""
+    assert snap_compare(demo_app, terminal_size=SMALL, run_before=finished)
+
+
+def test_dashboard_120x40(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The same at 120x40: every environment check on one screen, longer messages."""
+    assert snap_compare(demo_app, terminal_size=LARGE, run_before=finished)
+
+
+def test_failing_check_detail(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The detail of the failing file-permissions check: FAIL, its message with the mode,
+    what to do, evidence, the fix to press f for, and the log below."""
+
+    async def open_detail(pilot) -> None:  # type: ignore[no-untyped-def]
+        await finished(pilot)
+        await pilot.press("slash", *"permissions", "enter", "enter")
+        await pilot.pause()
+
+    assert snap_compare(demo_app, terminal_size=SMALL, run_before=open_detail)
+
+
+def test_dangerous_confirmation(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The typed confirmation for rotating the Fernet key: DANGEROUS in reverse, the preview
+    of what changes (no key values), and the prompt to type the action id."""
+
+    async def open_confirm(pilot) -> None:  # type: ignore[no-untyped-def]
+        await finished(pilot)
+        await pilot.press("slash", *"rotation", "enter", "f")
+        # The preview is built in a worker that then waits on the dialog: wait for it to show.
+        for _ in range(50):
+            if isinstance(pilot.app.screen, ConfirmActionScreen):
+                break
+            await pilot.pause()
+        assert isinstance(pilot.app.screen, ConfirmActionScreen)
+
+    assert snap_compare(demo_app, terminal_size=SMALL, run_before=open_confirm)
+
+
+def test_empty_pane(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The Migrations pane, which has no checks yet, says so plainly."""
+
+    async def migrations(pilot) -> None:  # type: ignore[no-untyped-def]
+        await finished(pilot)
+        await pilot.press("2")
+
+    assert snap_compare(demo_app, terminal_size=SMALL, run_before=migrations)
+
+
+def test_help(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The help screen fits 80x24: keys, statuses, how actions are confirmed."""
+
+    async def help_screen(pilot) -> None:  # type: ignore[no-untyped-def]
+        await finished(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(demo_app, terminal_size=SMALL, run_before=help_screen)

@@ -1,0 +1,113 @@
+"""Driving the dashboard with keys only, as over SSH: panes, re-runs, detail, filter, help."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, TabbedContent
+
+from checks.core import Status
+from toolbox_tui.app import make_app
+from toolbox_tui.screens.detail import CheckDetailScreen
+from toolbox_tui.screens.help import HelpScreen
+from tests.conftest import MakeContext
+from tests.tui.conftest import build_registry, settle
+
+
+async def test_results_fill_the_tables_and_summary(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.board.results["env.good"].status is Status.PASS
+        assert app.board.results["env.marker"].status is Status.FAIL
+        table = app.screen.query_one("#table-environment", DataTable)
+        assert table.row_count == 3
+        summary = str(app.screen.query_one("SummaryBar").render())
+        assert "2 fail" in summary and "1 warn" in summary and "1 pass" in summary
+
+
+async def test_number_keys_switch_panes(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for key, pane in (("4", "health"), ("6", "rollback"), ("1", "environment")):
+            await pilot.press(key)
+            assert app.screen.query_one(TabbedContent).active == pane
+
+
+async def test_empty_pane_says_so(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        text = str(app.screen.query_one("#view-migrations .empty").render())
+        assert "No checks in Migrations yet" in text
+
+
+async def test_enter_opens_detail_with_hint_and_log(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")  # cursor starts on the first row: env.good
+        assert isinstance(app.screen, CheckDetailScreen)
+        assert app.screen.check_id == "env.good"
+        log = app.screen.query_one("#log")
+        assert "looked at the good thing" in "\n".join(log.lines)  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CheckDetailScreen)
+
+
+async def test_r_reruns_the_selected_check_only(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        (tmp_path / "marker").write_text("made by hand")
+        (tmp_path / "risky").write_text("made by hand")
+        await pilot.press("down", "r")  # env.marker
+        await settle(app, pilot)
+        assert app.board.results["env.marker"].status is Status.PASS
+        assert app.board.results["env.risky"].status is Status.FAIL  # not re-run
+        await pilot.press("R")
+        await settle(app, pilot)
+        assert app.board.results["env.risky"].status is Status.PASS
+
+
+async def test_filter_narrows_rows_and_escape_clears(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"risky")
+        table = app.screen.query_one("#table-environment", DataTable)
+        assert table.row_count == 1
+        await pilot.press("enter", "escape")
+        assert table.row_count == 3
+
+
+async def test_help_opens_and_closes(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_lists_every_binding_as_a_command(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)):
+        titles = {cmd.title for cmd in app.get_system_commands(app.screen)}
+        for expected in (
+            "pane: show Environment", "pane: show Rollback", "checks: re-run all",
+            "checks: re-run selected", "checks: fix selected", "checks: filter", "app: help",
+            "fix: Create risky",
+        ):
+            assert expected in titles
+
+
+async def test_ui_stays_responsive_while_a_check_hangs(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    hang = asyncio.Event()
+    app = make_app(make_context(), build_registry(tmp_path, hang=hang))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("4", "3", "1")
+        assert app.screen.query_one(TabbedContent).active == "environment"
+        assert "health.hung" in app.board.running
+        assert app.board.results["env.good"].status is Status.PASS
+        await pilot.press("q")
+    assert "health.hung" not in app.board.results  # quit cancelled it

@@ -1,0 +1,258 @@
+"""The Textual application: runs the engine in workers and turns its events into messages.
+
+Screens render; this class owns the :class:`Board`, the check context, and the workers
+that call the engine (which knows nothing of Textual).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from functools import partial
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from checks.context import CheckContext
+from checks.core import PANES, Action, CheckSpec, Registry
+from checks.runner import (
+    ActionDone,
+    Event,
+    Finished,
+    Log,
+    Started,
+    preview_action,
+    run_action,
+    run_checks,
+)
+from toolbox_tui.board import Board
+from toolbox_tui.commands import palette_commands
+from toolbox_tui.messages import ActionCompleted, CheckFinished, CheckLogged, CheckStarted
+from toolbox_tui.screens.confirm import ConfirmActionScreen
+from toolbox_tui.screens.dashboard import DashboardScreen
+from toolbox_tui.screens.detail import CheckDetailScreen
+from toolbox_tui.screens.help import HelpScreen
+from toolbox_tui.screens.pick_action import PickActionScreen
+
+CheckRunner = Callable[[Sequence[CheckSpec], CheckContext], AsyncIterator[Event]]
+
+
+class ToolboxApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "toolbox-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("1", f"show_pane('{PANES[0].id}')", "Panes", key_display="1-6"),
+        *(Binding(p.key, f"show_pane('{p.id}')", p.title, show=False) for p in PANES[1:]),
+        Binding("r", "rerun", "Re-run"),
+        Binding("R", "rerun_all", "All"),
+        Binding("f", "fix", "Fix"),
+        Binding("slash", "filter", "Filter"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        ctx: CheckContext,
+        registry: Registry,
+        *,
+        runner: CheckRunner = run_checks,
+        autorun: bool = True,
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.registry = registry
+        self.board = Board.for_specs(registry.select())
+        self._runner = runner
+        self._autorun = autorun
+
+    @property
+    def read_only(self) -> bool:
+        return self.ctx.config.read_only
+
+    def get_default_screen(self) -> Screen[None]:
+        return DashboardScreen(self.board, self.read_only)
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, DashboardScreen)
+        return screen
+
+    def on_dashboard_screen_ready(self, message: DashboardScreen.Ready) -> None:
+        if self.read_only:
+            self.notify("Read-only: actions are disabled.", title="toolbox-tui")
+        if self._autorun:
+            self.run_checks_now(self.registry.select())
+
+    # -- running checks --------------------------------------------------------------
+
+    def run_checks_now(self, specs: Iterable[CheckSpec], group: str = "checks") -> None:
+        specs = list(specs)
+        self.run_worker(self._stream(specs), group=group, exclusive=True, exit_on_error=False)
+
+    async def _stream(self, specs: list[CheckSpec]) -> None:
+        async for event in self._runner(specs, self.ctx):
+            self.post_message(_as_message(event))
+
+    def on_check_started(self, message: CheckStarted) -> None:
+        self.board.start(message.check_id)
+        self._append_log(message.check_id, "── check started ──")
+        self._show_check(message.check_id)
+
+    def on_check_logged(self, message: CheckLogged) -> None:
+        self._append_log(message.source, message.line)
+
+    def _append_log(self, source: str, line: str) -> None:
+        self.board.log(source, line)
+        detail = self._detail_for(source)
+        if detail is not None:
+            detail.append_log(line)
+
+    def on_check_finished(self, message: CheckFinished) -> None:
+        self.board.finish(message.result)
+        self._show_check(message.result.id)
+
+    def _show_check(self, check_id: str) -> None:
+        if not self.screen_stack:
+            return  # shutting down: results still in flight have nowhere to go
+        self.dashboard.refresh_check(check_id)
+        detail = self._detail_for(check_id)
+        if detail is not None:
+            detail.show_result(self.board.results.get(check_id), check_id in self.board.running)
+
+    def _detail_for(self, check_id: str) -> CheckDetailScreen | None:
+        if not self.screen_stack:
+            return None
+        screen = self.screen
+        if isinstance(screen, CheckDetailScreen) and screen.check_id == check_id:
+            return screen
+        return None
+
+    # -- key actions -----------------------------------------------------------------
+
+    def action_show_pane(self, pane_id: str) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.dashboard.show_pane(pane_id)
+
+    def selected_check(self) -> str | None:
+        if isinstance(self.screen, CheckDetailScreen):
+            return self.screen.check_id
+        return self.dashboard.selected_check
+
+    def action_rerun(self) -> None:
+        check_id = self.selected_check()
+        if check_id is None:
+            self.notify("No check selected.")
+            return
+        self.run_checks_now(self.registry.select(ids=[check_id]), group=f"check:{check_id}")
+
+    def action_rerun_all(self) -> None:
+        self.run_checks_now(self.registry.select())
+
+    def action_detail(self) -> None:
+        check_id = self.selected_check()
+        if check_id is None or isinstance(self.screen, CheckDetailScreen):
+            return
+        spec = self.registry.checks[check_id]
+        self.push_screen(
+            CheckDetailScreen(
+                spec,
+                self.board.results.get(check_id),
+                list(self.registry.actions.values()),
+                self.board.logs.get(check_id, []),
+                check_id in self.board.running,
+            )
+        )
+
+    def action_filter(self) -> None:
+        if isinstance(self.screen, DashboardScreen):
+            self.dashboard.open_filter()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for command in palette_commands(self.registry):
+            yield SystemCommand(command.title, command.help, partial(self.run_action, command.action))
+
+    # -- fixing ----------------------------------------------------------------------
+
+    def action_fix(self) -> None:
+        if self._refuse_if_read_only():
+            return
+        check_id = self.selected_check()
+        result = self.board.results.get(check_id) if check_id else None
+        actions = [self.registry.actions[a] for a in (result.actions if result else ())
+                   if a in self.registry.actions]
+        if not actions:
+            self.notify(
+                "This check has no automatic fix; its detail (enter) says what to do.",
+                severity="warning",
+            )
+        elif len(actions) == 1:
+            self.confirm_and_run(actions[0], check_id)
+        else:
+            self.push_screen(
+                PickActionScreen(actions),
+                lambda chosen: chosen and self.confirm_and_run(
+                    self.registry.actions[chosen], check_id
+                ),
+            )
+
+    def action_fix_with(self, action_id: str) -> None:
+        if not self._refuse_if_read_only():
+            self.confirm_and_run(self.registry.actions[action_id], None)
+
+    def _refuse_if_read_only(self) -> bool:
+        if self.read_only:
+            self.notify("Read-only mode: actions are disabled.", severity="warning")
+        return self.read_only
+
+    @work(group="action", exclusive=True, exit_on_error=False)
+    async def confirm_and_run(self, action: Action, check_id: str | None) -> None:
+        preview = await preview_action(action, self.ctx)
+        if not await self.push_screen_wait(ConfirmActionScreen(action, preview)):
+            self.notify("Cancelled; nothing was changed.")
+            return
+        log_to = check_id or action.id
+        self.post_message(CheckLogged(log_to, f"── {action.title} ──"))
+        async for event in run_action(action, self.ctx, confirmed=True):
+            if isinstance(event, Log):
+                self.post_message(CheckLogged(log_to, event.line))
+            elif isinstance(event, ActionDone):
+                self.post_message(
+                    ActionCompleted(event.action_id, event.outcome, event.message, check_id)
+                )
+
+    def on_action_completed(self, message: ActionCompleted) -> None:
+        severity = "information" if message.outcome == "ok" else "error"
+        self.notify(message.message, title=message.action_id, severity=severity)
+        if message.outcome == "ok":
+            # The fix changed the deployment: read it again, then re-check its pane.
+            self.ctx = self.ctx.reloaded()
+            action = self.registry.actions[message.action_id]
+            self.run_checks_now(self.registry.select(panes=[action.pane]))
+
+
+def _as_message(event: Event) -> CheckStarted | CheckLogged | CheckFinished | ActionCompleted:
+    if isinstance(event, Started):
+        return CheckStarted(event.check_id)
+    if isinstance(event, Log):
+        return CheckLogged(event.source, event.line)
+    if isinstance(event, Finished):
+        return CheckFinished(event.result)
+    return ActionCompleted(event.action_id, event.outcome, event.message, None)
+
+
+def make_app(ctx: CheckContext, registry: Registry, **kwargs: object) -> ToolboxApp:
+    """The one way the CLI and the tests build the app."""
+    return ToolboxApp(ctx, registry, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""A local stand-in for a production deployment, for the demo and the tests."""

@@ -1,0 +1,206 @@
+"""Writes a realistic demo deployment: an env file with fresh secrets and a few mistakes.
+
+The mistakes are the kind a release engineer meets on deploy day, chosen so that some can
+be fixed with one key (file mode, missing ``.env.backup``, a key due for rotation) and some
+need a person (a frontend Pusher key that drifted, an outdated dependency).
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+
+from checks.envfile import atomic_write
+
+# The checklist's dependencies, as the demo app's virtualenv has them. stripe is too old on
+# purpose: env.dependencies names it.
+DEMO_PACKAGES = {
+    "fastapi": "0.115.6",
+    "uvicorn": "0.32.1",
+    "SQLAlchemy": "2.0.36",
+    "alembic": "1.14.0",
+    "cryptography": "43.0.3",
+    "Jinja2": "3.1.4",
+    "sendgrid": "6.11.0",
+    "stripe": "6.7.0",
+    "supabase": "2.10.0",
+    "pusher": "3.3.2",
+}
+
+
+@dataclass(frozen=True)
+class Demo:
+    app_dir: Path
+
+    @property
+    def env_file(self) -> Path:
+        return self.app_dir / ".env"
+
+    @property
+    def venv(self) -> Path:
+        return self.app_dir / "venv"
+
+    def config_overrides(self) -> dict[str, object]:
+        return {
+            "env_file": self.env_file,
+            "app_dir": self.app_dir,
+            "app_venv": self.venv,
+            "audit_log": self.app_dir / "toolbox-audit.log",
+        }
+
+
+class _Randomness:
+    """Fresh secrets for a real demo; a seeded generator makes the same ones for snapshots."""
+
+    def __init__(self, seed: int | None) -> None:
+        self._rng = random.Random(seed) if seed is not None else None
+
+    def bytes(self, n: int) -> bytes:
+        return self._rng.randbytes(n) if self._rng else secrets.token_bytes(n)
+
+    def hex(self, n: int) -> str:
+        return self.bytes(n).hex()
+
+    def urlsafe(self, n: int) -> str:
+        return base64.urlsafe_b64encode(self.bytes(n)).decode().rstrip("=")
+
+    def fernet_key(self) -> str:
+        return base64.urlsafe_b64encode(self.bytes(32)).decode()
+
+
+def _supabase_key(role: str, signing_secret: str, now: datetime) -> str:
+    claims = {
+        "iss": "supabase",
+        "ref": "toolboxai-demo",
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(days=3650)).timestamp()),
+    }
+    return jwt.encode(claims, signing_secret, algorithm="HS256")
+
+
+def demo_env_text(now: datetime | None = None, seed: int | None = None) -> str:
+    """The demo's env file; the Fernet key was last rotated 41 days before ``now``."""
+    now = now or datetime.now(UTC)
+    rand = _Randomness(seed)
+    supabase_secret = rand.urlsafe(32)
+    values = {
+        "db_password": rand.urlsafe(18),
+        "redis_password": rand.urlsafe(18),
+        "secret_key": rand.hex(32),
+        "jwt_secret": rand.hex(32),
+        "sendgrid": f"SG.{rand.urlsafe(16)[:22]}.{rand.urlsafe(32)[:43]}",
+        "stripe_sk": "sk_live_" + rand.hex(24),
+        "stripe_pk": "pk_live_" + rand.hex(24),
+        "whsec": "whsec_" + rand.hex(16),
+        "fernet": rand.fernet_key(),
+        "fernet_old": rand.fernet_key(),
+        "supabase_anon": _supabase_key("anon", supabase_secret, now),
+        "supabase_service": _supabase_key("service_role", supabase_secret, now),
+        "virustotal": rand.hex(32),
+        "pusher_key": rand.hex(10),
+        # The frontend build still carries last release's key.
+        "vite_pusher_key": rand.hex(10),
+        "pusher_secret": rand.hex(10),
+        "role_id": rand.hex(16),
+        "secret_id": rand.hex(16),
+        "rotated": (now - timedelta(days=41)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return _TEMPLATE.format(**values)
+
+
+_TEMPLATE = """\
+# ToolboxAI production environment (demo written by toolbox-tui)
+
+# Application
+APP_ENV=production
+DEBUG=false
+LOG_LEVEL=INFO
+SECRET_KEY={secret_key}
+
+# Database
+DATABASE_URL=postgresql://toolboxai:{db_password}@db.internal:5432/toolboxai_prod
+REDIS_URL=redis://:{redis_password}@cache.internal:6379/0
+
+# JWT Authentication
+JWT_SECRET_KEY={jwt_secret}
+JWT_ALGORITHM=HS256
+JWT_ACCESS_TOKEN_EXPIRE_MINUTES=30
+JWT_REFRESH_TOKEN_EXPIRE_DAYS=7
+
+# SendGrid
+SMTP_HOST=smtp.sendgrid.net
+SMTP_PORT=587
+SMTP_USER=apikey
+SENDGRID_API_KEY={sendgrid}
+SMTP_USE_TLS=true
+FROM_EMAIL=noreply@toolboxai.com
+FROM_NAME=ToolBoxAI
+
+# Stripe
+STRIPE_SECRET_KEY={stripe_sk}
+STRIPE_PUBLISHABLE_KEY={stripe_pk}
+STRIPE_WEBHOOK_SECRET={whsec}
+ENABLE_STRIPE_WEBHOOKS=true
+
+# Data encryption
+DATA_ENCRYPTION_KEY={fernet}
+DATA_ENCRYPTION_KEY_OLD_1={fernet_old}
+LAST_KEY_ROTATION={rotated}
+
+# Supabase storage
+SUPABASE_URL=https://toolboxai-demo.supabase.co
+SUPABASE_KEY={supabase_anon}
+SUPABASE_SERVICE_KEY={supabase_service}
+VIRUSTOTAL_API_KEY={virustotal}
+ENABLE_VIRUS_SCANNING=true
+
+# Pusher
+PUSHER_APP_ID=1874321
+PUSHER_KEY={pusher_key}
+PUSHER_SECRET={pusher_secret}
+PUSHER_CLUSTER=eu
+VITE_PUSHER_KEY={vite_pusher_key}
+VITE_PUSHER_CLUSTER=eu
+
+# Vault
+VAULT_ADDR=https://vault.toolboxai.local:8200
+VAULT_NAMESPACE=toolboxai
+VAULT_ROLE_ID={role_id}
+VAULT_SECRET_ID={secret_id}
+"""
+
+
+def write_site_packages(venv: Path, packages: dict[str, str]) -> Path:
+    """A virtualenv's site-packages holding just the distributions' metadata."""
+    site = venv / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True, exist_ok=True)
+    for name, version in packages.items():
+        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir(exist_ok=True)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
+        )
+    return site
+
+
+def write_demo(app_dir: Path, now: datetime | None = None, seed: int | None = None) -> Demo:
+    """A fresh demo deployment in ``app_dir`` (anything of an earlier demo there is replaced)."""
+    demo = Demo(app_dir.resolve())
+    if demo.venv.exists():
+        shutil.rmtree(demo.venv)
+    demo.app_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (demo.env_file.with_name(".env.backup"),):
+        stale.unlink(missing_ok=True)
+    atomic_write(demo.env_file, demo_env_text(now, seed), backup=False)
+    # Group- and world-readable, as a hurried `cp` leaves it: env.file-permissions fails.
+    demo.env_file.chmod(0o644)
+    write_site_packages(demo.venv, DEMO_PACKAGES)
+    return demo
