@@ -55,8 +55,10 @@ def main() -> None:
     bare = statistics.median(_sample(_BARE) for _ in range(SAMPLES))
     dash = statistics.median(_sample(_DASHBOARD) for _ in range(SAMPLES))
     print(f"first frame (median of {SAMPLES}, 80x24, headless):")
-    print(f"  bare Textual app {bare * 1000:.0f} ms | dashboard {dash * 1000:.0f} ms "
-          f"| ratio x{dash / bare:.2f}")
+    print(
+        f"  bare Textual app {bare * 1000:.0f} ms | dashboard {dash * 1000:.0f} ms "
+        f"| ratio x{dash / bare:.2f}"
+    )
 
 
 if __name__ == "__main__":

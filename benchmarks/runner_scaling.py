@@ -52,8 +52,10 @@ def main() -> None:
     tracemalloc.stop()
     slowest, total = max(latencies), sum(latencies)
     print(f"runner: {N_CHECKS} checks, {events} events")
-    print(f"  wall {wall * 1000:.0f} ms | slowest check {slowest * 1000:.0f} ms "
-          f"(x{wall / slowest:.2f}) | sum {total * 1000:.0f} ms (x{wall / total:.3f})")
+    print(
+        f"  wall {wall * 1000:.0f} ms | slowest check {slowest * 1000:.0f} ms "
+        f"(x{wall / slowest:.2f}) | sum {total * 1000:.0f} ms (x{wall / total:.3f})"
+    )
     print(f"  peak traced memory {peak / 1024:.0f} KiB")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from checks.core import CheckSpec, ChecklistRef
+from checks.core import ChecklistRef, CheckSpec
 
 ENVIRONMENT = "Environment variables"
 MIGRATIONS = "Database migrations"

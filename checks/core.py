@@ -9,7 +9,7 @@ what it will do (``preview``) before it does it (``run``).
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -182,8 +182,11 @@ class Action:
     dangerous: bool
     pane: str
     preview: Callable[[CheckContext], Awaitable[str]]
-    run: Callable[[CheckContext], Awaitable[str]]
+    run: Callable[[CheckContext], Coroutine[Any, Any, str]]
     description: str = ""
+
+
+ActionRun = Callable[["CheckContext"], Coroutine[Any, Any, str]]
 
 
 class ActionFailed(Exception):
@@ -232,9 +235,7 @@ class Registry:
 
         return register
 
-    def select(
-        self, panes: Iterable[str] = (), ids: Iterable[str] = ()
-    ) -> list[CheckSpec]:
+    def select(self, panes: Iterable[str] = (), ids: Iterable[str] = ()) -> list[CheckSpec]:
         """Checks in the given panes and with the given ids (all when both are empty).
 
         Checks that a selected check ``needs`` are added, so a dependency is never
@@ -283,12 +284,10 @@ def action(
     dangerous: bool = False,
     preview: Callable[[CheckContext], Awaitable[str]],
     description: str = "",
-) -> Callable[[Callable[[CheckContext], Awaitable[str]]], Callable[[CheckContext], Awaitable[str]]]:
+) -> Callable[[ActionRun], ActionRun]:
     """Register the decorated coroutine function as an action's ``run``."""
 
-    def register(
-        run: Callable[[CheckContext], Awaitable[str]],
-    ) -> Callable[[CheckContext], Awaitable[str]]:
+    def register(run: ActionRun) -> ActionRun:
         registry.add_action(Action(id, title, key, dangerous, pane, preview, run, description))
         return run
 

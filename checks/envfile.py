@@ -33,8 +33,8 @@ def parse_env_text(text: str) -> ParsedEnv:
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
             # The parser's chunk starts at any blank lines before the bad one: skip them.
-            text = binding.original.string
-            blank = text[: len(text) - len(text.lstrip())]
+            chunk = binding.original.string
+            blank = chunk[: len(chunk) - len(chunk.lstrip())]
             malformed.append(binding.original.line + blank.count("\n"))
         elif binding.key is not None:
             values[binding.key] = binding.value or ""

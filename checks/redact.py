@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
+from enum import Enum
 from typing import Any, TypeVar
 
 # Prefixes that say what kind of secret it is without helping anyone use it.
@@ -57,9 +58,11 @@ class Redactor:
 
     def value(self, obj: T) -> T:
         """A copy of ``obj`` with every string inside it redacted (dataclasses, maps, tuples)."""
-        return self._walk(obj)  # type: ignore[no-any-return]
+        return self._walk(obj)
 
     def _walk(self, obj: Any) -> Any:
+        if isinstance(obj, Enum):
+            return obj  # a status is a str too, but never a secret; keep its type
         if isinstance(obj, str):
             return self.text(obj)
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

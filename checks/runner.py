@@ -156,6 +156,7 @@ async def run_action(
 
     Refused when the tool is read-only, or when a dangerous action was not confirmed.
     """
+
     def redacted(event: Event) -> Event:
         return ctx.redactor.value(event)
 

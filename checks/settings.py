@@ -69,26 +69,41 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("SMTP_USE_TLS", "email", "Use TLS for SMTP; true in production."),
     EnvVar("FROM_EMAIL", "email", "Verified sender address."),
     EnvVar("FROM_NAME", "email", "Sender display name."),
-    EnvVar("STRIPE_SECRET_KEY", "stripe", "Stripe secret key (sk_live_ in production).", secret=True),
+    EnvVar(
+        "STRIPE_SECRET_KEY", "stripe", "Stripe secret key (sk_live_ in production).", secret=True
+    ),
     EnvVar("STRIPE_PUBLISHABLE_KEY", "stripe", "Stripe publishable key, same mode as the secret."),
     EnvVar("STRIPE_WEBHOOK_SECRET", "stripe", "Webhook signing secret (whsec_).", secret=True),
     EnvVar("ENABLE_STRIPE_WEBHOOKS", "stripe", "Process Stripe webhooks; true in production."),
-    EnvVar("DATA_ENCRYPTION_KEY", "encryption", "Current Fernet key (urlsafe base64).", secret=True),
     EnvVar(
-        "DATA_ENCRYPTION_KEY_OLD_1", "encryption", "Previous Fernet key, kept to decrypt old data.",
-        secret=True, required=False,
+        "DATA_ENCRYPTION_KEY", "encryption", "Current Fernet key (urlsafe base64).", secret=True
     ),
     EnvVar(
-        "DATA_ENCRYPTION_KEY_OLD_2", "encryption", "Key before that, kept to decrypt old data.",
-        secret=True, required=False,
+        "DATA_ENCRYPTION_KEY_OLD_1",
+        "encryption",
+        "Previous Fernet key, kept to decrypt old data.",
+        secret=True,
+        required=False,
+    ),
+    EnvVar(
+        "DATA_ENCRYPTION_KEY_OLD_2",
+        "encryption",
+        "Key before that, kept to decrypt old data.",
+        secret=True,
+        required=False,
     ),
     EnvVar("LAST_KEY_ROTATION", "encryption", "When the Fernet key was last rotated (ISO 8601)."),
     EnvVar("SUPABASE_URL", "storage", "Supabase project URL (https)."),
     EnvVar("SUPABASE_KEY", "storage", "Supabase anon key (safe for browsers).", secret=True),
-    EnvVar("SUPABASE_SERVICE_KEY", "storage", "Supabase service-role key (server only).", secret=True),
     EnvVar(
-        "VIRUSTOTAL_API_KEY", "storage", "VirusTotal key; needed when virus scanning is on.",
-        secret=True, required=False,
+        "SUPABASE_SERVICE_KEY", "storage", "Supabase service-role key (server only).", secret=True
+    ),
+    EnvVar(
+        "VIRUSTOTAL_API_KEY",
+        "storage",
+        "VirusTotal key; needed when virus scanning is on.",
+        secret=True,
+        required=False,
     ),
     EnvVar("ENABLE_VIRUS_SCANNING", "storage", "Scan uploads for viruses; true in production."),
     EnvVar("PUSHER_APP_ID", "realtime", "Pusher app id (numeric)."),

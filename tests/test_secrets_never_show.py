@@ -9,10 +9,10 @@ import pytest
 from checks import catalog
 from checks.context import CheckContext
 from checks.settings import DeploymentEnv, ToolboxConfig
+from tests.tui.conftest import settle
 from toolbox_tui.app import make_app
 from toolbox_tui.cli import main
 from toolbox_tui.sandbox.demo import Demo, write_demo
-from tests.tui.conftest import settle
 
 # A line the parser rejects, carrying a secret it therefore never learns: only its number
 # may be reported.
@@ -28,7 +28,7 @@ def demo(tmp_path: Path) -> Demo:
 
 
 def planted(demo: Demo) -> list[str]:
-    values = list(DeploymentEnv.load(demo.env_file).secret_values()) + [MALFORMED_SECRET]
+    values = [*DeploymentEnv.load(demo.env_file).secret_values(), MALFORMED_SECRET]
     assert len(values) > 10
     return values
 
@@ -42,8 +42,12 @@ def assert_clean(text: str, secrets: list[str], where: str) -> None:
 
 def cli_args(demo: Demo) -> list[str]:
     return [
-        "--env-file", str(demo.env_file), "--app-dir", str(demo.app_dir),
-        "--app-venv", str(demo.venv),
+        "--env-file",
+        str(demo.env_file),
+        "--app-dir",
+        str(demo.app_dir),
+        "--app-venv",
+        str(demo.venv),
     ]
 
 

@@ -34,6 +34,7 @@ from toolbox_tui.screens.dashboard import DashboardScreen
 from toolbox_tui.screens.detail import CheckDetailScreen
 from toolbox_tui.screens.help import HelpScreen
 from toolbox_tui.screens.pick_action import PickActionScreen
+from toolbox_tui.widgets.status import duration_text
 
 CheckRunner = Callable[[Sequence[CheckSpec], CheckContext], AsyncIterator[Event]]
 
@@ -113,8 +114,11 @@ class ToolboxApp(App[None]):
             detail.append_log(line)
 
     def on_check_finished(self, message: CheckFinished) -> None:
-        self.board.finish(message.result)
-        self._show_check(message.result.id)
+        result = message.result
+        self.board.finish(result)
+        verdict = f"{result.status.value.upper()} in {duration_text(result.duration_ms)}"
+        self._append_log(result.id, f"── {verdict}: {result.message} ──")
+        self._show_check(result.id)
 
     def _show_check(self, check_id: str) -> None:
         if not self.screen_stack:
@@ -122,7 +126,7 @@ class ToolboxApp(App[None]):
         self.dashboard.refresh_check(check_id)
         detail = self._detail_for(check_id)
         if detail is not None:
-            detail.show_result(self.board.results.get(check_id), check_id in self.board.running)
+            detail.refresh_facts()
 
     def _detail_for(self, check_id: str) -> CheckDetailScreen | None:
         if not self.screen_stack:
@@ -159,15 +163,7 @@ class ToolboxApp(App[None]):
         if check_id is None or isinstance(self.screen, CheckDetailScreen):
             return
         spec = self.registry.checks[check_id]
-        self.push_screen(
-            CheckDetailScreen(
-                spec,
-                self.board.results.get(check_id),
-                list(self.registry.actions.values()),
-                self.board.logs.get(check_id, []),
-                check_id in self.board.running,
-            )
-        )
+        self.push_screen(CheckDetailScreen(spec, self.board, list(self.registry.actions.values())))
 
     def action_filter(self) -> None:
         if isinstance(self.screen, DashboardScreen):
@@ -182,7 +178,9 @@ class ToolboxApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for command in palette_commands(self.registry):
-            yield SystemCommand(command.title, command.help, partial(self.run_action, command.action))
+            yield SystemCommand(
+                command.title, command.help, partial(self.run_action, command.action)
+            )
 
     # -- fixing ----------------------------------------------------------------------
 
@@ -191,8 +189,11 @@ class ToolboxApp(App[None]):
             return
         check_id = self.selected_check()
         result = self.board.results.get(check_id) if check_id else None
-        actions = [self.registry.actions[a] for a in (result.actions if result else ())
-                   if a in self.registry.actions]
+        actions = [
+            self.registry.actions[a]
+            for a in (result.actions if result else ())
+            if a in self.registry.actions
+        ]
         if not actions:
             self.notify(
                 "This check has no automatic fix; its detail (enter) says what to do.",
@@ -201,12 +202,12 @@ class ToolboxApp(App[None]):
         elif len(actions) == 1:
             self.confirm_and_run(actions[0], check_id)
         else:
-            self.push_screen(
-                PickActionScreen(actions),
-                lambda chosen: chosen and self.confirm_and_run(
-                    self.registry.actions[chosen], check_id
-                ),
-            )
+
+            def chosen(action_id: str | None) -> None:
+                if action_id is not None:
+                    self.confirm_and_run(self.registry.actions[action_id], check_id)
+
+            self.push_screen(PickActionScreen(actions), chosen)
 
     def action_fix_with(self, action_id: str) -> None:
         if not self._refuse_if_read_only():
@@ -234,9 +235,11 @@ class ToolboxApp(App[None]):
                 )
 
     def on_action_completed(self, message: ActionCompleted) -> None:
-        severity = "information" if message.outcome == "ok" else "error"
-        self.notify(message.message, title=message.action_id, severity=severity)
-        if message.outcome == "ok":
+        ok = message.outcome == "ok"
+        self.notify(
+            message.message, title=message.action_id, severity="information" if ok else "error"
+        )
+        if ok:
             # The fix changed the deployment: read it again, then re-check its pane.
             self.ctx = self.ctx.reloaded()
             action = self.registry.actions[message.action_id]

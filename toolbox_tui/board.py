@@ -61,11 +61,15 @@ class Board:
         return max(statuses, key=lambda s: s.rank) if statuses else None
 
     def rows(self, pane: str, needle: str = "") -> list[Row]:
+        """A pane's rows, worst first, so failures show above the fold at 80x24.
+
+        Ties keep registration order, so the table does not shuffle needlessly.
+        """
         needle = needle.casefold()
         rows = [self._row(spec) for spec in self.specs.values() if spec.pane == pane]
         if needle:
             rows = [row for row in rows if _matches(row, needle)]
-        return rows
+        return sorted(rows, key=_urgency, reverse=True)
 
     def _row(self, spec: CheckSpec) -> Row:
         result = self.results.get(spec.id)
@@ -77,6 +81,16 @@ class Board:
             duration_ms=result.duration_ms if result else None,
             message=result.message if result else "",
         )
+
+
+# Between a warning and a manual sign-off: what is still running deserves a look.
+_UNDECIDED_RANK = (Status.WARN.rank + Status.MANUAL.rank) / 2
+
+
+def _urgency(row: Row) -> float:
+    if row.running or row.status is None:
+        return _UNDECIDED_RANK
+    return row.status.rank
 
 
 def _matches(row: Row, needle: str) -> bool:

@@ -224,7 +224,7 @@ def render_list(registry: Registry, fmt: str) -> str:
     lines.append("Checklist coverage")
     for row in checklist.coverage(registry.checks.values()):
         ids = ", ".join(row.check_ids)
-        lines.append(f"  {row.state:<12} {row.ref.section} › {row.ref.item}  {ids}")
+        lines.append(f"  {row.state:<12} {row.ref.section} > {row.ref.item}  {ids}")
     return "\n".join(lines) + "\n"
 
 

@@ -32,5 +32,3 @@ def palette_commands(registry: Registry) -> Iterator[PaletteCommand]:
         yield PaletteCommand(
             f"fix: {action.title}", f"{action.id}{danger}", f"fix_with('{action.id}')"
         )
-
-

@@ -75,7 +75,9 @@ def to_text(report: Report) -> str:
             lines.append(f"  {'':<6} {'':<28} fix:  toolbox-tui fix {' | '.join(result.actions)}")
     counts = ", ".join(f"{n} {status}" for status, n in report.summary().items() if n)
     lines.append("")
-    lines.append(f"{len(report.results)} checks in {report.duration_ms / 1000:.1f} s: {counts or 'none'}")
+    lines.append(
+        f"{len(report.results)} checks in {report.duration_ms / 1000:.1f} s: {counts or 'none'}"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -188,4 +190,3 @@ FORMATTERS: dict[str, Callable[[Report], str]] = {
     "junit": to_junit,
     "markdown": to_markdown,
 }
-

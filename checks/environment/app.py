@@ -66,8 +66,8 @@ async def app_mode(ctx: CheckContext) -> Outcome:
         )
     return findings.outcome(
         "APP_ENV=production with DEBUG off and LOG_LEVEL at INFO or quieter.",
-        APP_ENV=app_env,
-        LOG_LEVEL=level,
+        app_env=app_env,
+        log_level=level,
     )
 
 

@@ -17,6 +17,7 @@ from checks.environment.values import ENV_FILE_CHECK, PANE
 from checks.settings import DeploymentEnv, env_file_mode
 
 SNAPSHOT = "env.snapshot-backup"
+SHOWN_NAMES = 6  # the evidence lists them all
 
 
 @check(
@@ -50,9 +51,11 @@ async def env_backup_present(ctx: CheckContext) -> Outcome:
         if ctx.env.values.get(key) != backup.values.get(key)
     )
     if names:
+        shown = ", ".join(names[:SHOWN_NAMES])
+        if len(names) > SHOWN_NAMES:
+            shown += f" and {len(names) - SHOWN_NAMES} more"
         return warned(
-            f"The backup differs from {env_name} ({', '.join(names)}): snapshot again after "
-            "your last change.",
+            f"The backup differs from {env_name} ({shown}): snapshot again after your last change.",
             f"Run 'Snapshot env backup' once {env_name} is final, so a rollback restores it.",
             [SNAPSHOT],
             differing=", ".join(names),

@@ -83,9 +83,10 @@ def parse_timestamp(raw: str) -> datetime | None:
     """An ISO 8601 timestamp (``Z`` accepted; no zone means UTC), or None."""
     try:
         value = datetime.fromisoformat(raw.strip())
-    except ValueError:
+        # Normalised here, where a year-1 date with a positive offset can still overflow.
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -103,7 +104,8 @@ async def key_rotation(ctx: CheckContext) -> Outcome:
     findings = Findings()
     raw = require(ctx.env, LAST_ROTATION, findings, ROTATE)
     last = parse_timestamp(raw) if raw is not None else None
-    now, limit = ctx.clock(), ctx.config.key_rotation_days
+    limit = ctx.config.key_rotation_days
+    age = ctx.clock() - last if last is not None else timedelta(0)
     evidence: dict[str, object] = {"limit": f"{limit} days"}
     if raw is not None and last is None:
         findings.fail(
@@ -113,7 +115,6 @@ async def key_rotation(ctx: CheckContext) -> Outcome:
             ROTATE,
         )
     if last is not None:
-        age = now - last
         evidence.update(last_rotation=format_timestamp(last), age=f"{age.days} days")
         if age < -CLOCK_SKEW:
             findings.fail(
@@ -127,8 +128,7 @@ async def key_rotation(ctx: CheckContext) -> Outcome:
                 ROTATE_HINT,
                 ROTATE,
             )
-    days = max((now - last).days, 0) if last is not None else 0
-    return findings.outcome(f"{CURRENT} was rotated {days} days ago.", **evidence)
+    return findings.outcome(f"{CURRENT} was rotated {max(age.days, 0)} days ago.", **evidence)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from checks.checklist import ENVIRONMENT, SECURITY
 from checks.context import CheckContext
 from checks.core import ActionFailed, Outcome, action, check, failed, passed
-from checks.environment.editing import readable_env
+from checks.environment.editing import current_env, readable_env, unreadable_preview
 from checks.environment.values import ENV_FILE_CHECK, PANE, Findings
 from checks.settings import env_file_mode
 
@@ -103,6 +103,9 @@ async def env_file_permissions(ctx: CheckContext) -> Outcome:
 
 
 async def _preview_tighten(ctx: CheckContext) -> str:
+    refusal = unreadable_preview(current_env(ctx))
+    if refusal:
+        return refusal
     lines = []
     for path in _private_files(ctx):
         mode = env_file_mode(path)

@@ -106,7 +106,7 @@ async def from_email(ctx: CheckContext) -> Outcome:
                 "Use a bare address such as noreply@toolboxai.com (the name goes in FROM_NAME), "
                 "verified as a sender in SendGrid.",
             )
-    return findings.outcome("FROM_EMAIL is a valid address.", FROM_EMAIL=raw)
+    return findings.outcome("FROM_EMAIL is a valid address.", address=raw)
 
 
 def address_problem(value: str) -> str | None:

@@ -94,10 +94,6 @@ class Findings:
         if action and action not in self._actions:
             self._actions.append(action)
 
-    @property
-    def ok(self) -> bool:
-        return not self.failures and not self.warnings
-
     def outcome(self, ok_message: str, **evidence: object) -> Outcome:
         """Fail if anything failed, warn if anything is doubtful, else pass with ``ok_message``.
 

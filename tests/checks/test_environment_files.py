@@ -8,7 +8,7 @@ from fake_deployment import Deployment, RunAction, RunCheck, collect_check, env_
 
 from checks import audit
 from checks.core import Status
-from checks.runner import ActionDone, Event, Log
+from checks.runner import ActionDone, Event, Finished, Log
 from checks.settings import env_file_mode
 
 
@@ -38,7 +38,9 @@ async def test_env_file_fails_when_missing_and_its_dependents_are_skipped(
 ) -> None:
     deployment.env_file.unlink()
     result, events = await collect_check("env.smtp", deployment.context())
-    file_result = next(e.result for e in events if getattr(e, "result", None) and e.result.id == "env.file")  # type: ignore[union-attr]
+    [file_result] = [
+        e.result for e in events if isinstance(e, Finished) and e.result.id == "env.file"
+    ]
     assert file_result.status == Status.FAIL
     assert "does not exist" in file_result.message
     assert "TOOLBOX_ENV_FILE" in file_result.hint

@@ -21,12 +21,20 @@ def demo(tmp_path: Path) -> Demo:
 
 def args_for(demo: Demo) -> list[str]:
     return [
-        "--env-file", str(demo.env_file), "--app-dir", str(demo.app_dir),
-        "--app-venv", str(demo.venv), "--audit-log", str(demo.app_dir / "audit.log"),
+        "--env-file",
+        str(demo.env_file),
+        "--app-dir",
+        str(demo.app_dir),
+        "--app-venv",
+        str(demo.venv),
+        "--audit-log",
+        str(demo.app_dir / "audit.log"),
     ]
 
 
-def test_check_json_reports_the_demo_mistakes(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_json_reports_the_demo_mistakes(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["check", "--format", "json", *args_for(demo)])
     doc = json.loads(capsys.readouterr().out)
     statuses = {r["id"]: r["status"] for r in doc["results"]}
@@ -40,13 +48,26 @@ def test_check_json_reports_the_demo_mistakes(demo: Demo, capsys: pytest.Capture
 
 def test_only_and_fail_level(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--only", "env.key-rotation", *args_for(demo)]) == 0
-    assert main(["check", "--only", "env.key-rotation", "--fail-level", "warn", *args_for(demo)]) == 4
+    assert (
+        main(["check", "--only", "env.key-rotation", "--fail-level", "warn", *args_for(demo)]) == 4
+    )
     assert main(["check", "--only", "env.file", *args_for(demo)]) == 0
 
 
 def test_output_file_and_junit(demo: Demo, tmp_path: Path) -> None:
     out = tmp_path / "report.xml"
-    main(["check", "--pane", "environment", "--format", "junit", "--output", str(out), *args_for(demo)])
+    main(
+        [
+            "check",
+            "--pane",
+            "environment",
+            "--format",
+            "junit",
+            "--output",
+            str(out),
+            *args_for(demo),
+        ]
+    )
     assert out.read_text().startswith("<?xml")
 
 
@@ -90,7 +111,9 @@ def test_dangerous_fix_needs_yes_and_dry_run_changes_nothing(
     assert demo.env_file.read_text() == before
     assert main(["fix", "env.rotate-fernet-key", "--yes", *args_for(demo)]) == 0
     assert demo.env_file.read_text() != before
-    assert main(["check", "--only", "env.key-rotation", "--fail-level", "warn", *args_for(demo)]) == 0
+    assert (
+        main(["check", "--only", "env.key-rotation", "--fail-level", "warn", *args_for(demo)]) == 0
+    )
 
 
 def test_unknown_action_is_bad_usage(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,7 +131,10 @@ def test_list_shows_checks_actions_and_coverage(capsys: pytest.CaptureFixture[st
 def test_without_a_terminal_the_dashboard_says_how_to_go_headless(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "toolbox_tui.cli", "--env-file", str(tmp_path / ".env")],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "toolbox-tui check" in proc.stderr

@@ -28,7 +28,9 @@ async def run(action: Action, ctx, **kwargs) -> list:  # type: ignore[no-untyped
     return [e async for e in run_action(action, ctx, **kwargs)]
 
 
-async def test_safe_action_runs_logs_and_is_audited(make_context: MakeContext, tmp_path: Path) -> None:
+async def test_safe_action_runs_logs_and_is_audited(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
     target = tmp_path / "out.txt"
     ctx = make_context()
     events = await run(make_action(target, dangerous=False), ctx, confirmed=False)
@@ -39,7 +41,9 @@ async def test_safe_action_runs_logs_and_is_audited(make_context: MakeContext, t
     assert (record.action, record.outcome, record.dangerous) == ("t.write-file", "ok", False)
 
 
-async def test_dangerous_action_needs_confirmation(make_context: MakeContext, tmp_path: Path) -> None:
+async def test_dangerous_action_needs_confirmation(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
     target = tmp_path / "out.txt"
     ctx = make_context()
     events = await run(make_action(target, dangerous=True), ctx, confirmed=False)
@@ -71,7 +75,9 @@ async def test_failure_is_reported_and_audited(make_context: MakeContext, tmp_pa
     assert audit.read(ctx.config.audit_path)[0].outcome == "failed"
 
 
-async def test_unwritable_audit_log_refuses_to_act(make_context: MakeContext, tmp_path: Path) -> None:
+async def test_unwritable_audit_log_refuses_to_act(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     ctx = make_context(audit_log=blocker / "audit.log")

@@ -10,7 +10,9 @@ import textwrap
 def run_python(code: str) -> str:
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return out.stdout
 
@@ -22,7 +24,8 @@ def test_checks_package_imports_no_ui() -> None:
         from checks import catalog
         catalog.load()
         import checks.runner, checks.context
-        print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'toolbox_tui')))
+        ui = ('textual', 'rich', 'toolbox_tui')
+        print(sorted(m for m in sys.modules if m.split('.')[0] in ui))
         """
     )
     assert out.strip() == "[]"

@@ -21,8 +21,13 @@ def test_secret_inside_text_and_nested_structures() -> None:
     secret = "0123456789abcdef0123456789abcdef"
     redactor = Redactor([secret])
     result = CheckResult(
-        id="x.y", pane="environment", title="t", status=Status.FAIL,
-        message=f"got {secret}", hint=f"not {secret}", evidence={"key": secret},
+        id="x.y",
+        pane="environment",
+        title="t",
+        status=Status.FAIL,
+        message=f"got {secret}",
+        hint=f"not {secret}",
+        evidence={"key": secret},
     )
     for event in (Finished(result), Log("x.y", f"line {secret} end")):
         assert secret not in repr(redactor.value(event))
@@ -54,3 +59,9 @@ def test_added_secret_is_masked_from_then_on() -> None:
     redactor = Redactor()
     redactor.add("freshly-generated-key-value")
     assert "freshly" not in redactor.text("new key freshly-generated-key-value")
+
+
+def test_statuses_keep_their_type() -> None:
+    redactor = Redactor(["pass-phrase-secret"])
+    result = CheckResult(id="x.y", pane="environment", title="t", status=Status.PASS, message="m")
+    assert redactor.value(result).status is Status.PASS

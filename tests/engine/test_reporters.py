@@ -15,9 +15,15 @@ from toolbox_tui.reporters import Report
 
 def result(check_id: str, status: Status, pane: str = "environment") -> CheckResult:
     return CheckResult(
-        id=check_id, pane=pane, title=check_id.title(), status=status,
-        message=f"{check_id} is {status.value}", hint="do the thing",
-        evidence={"mode": "0644"}, duration_ms=12.5, actions=("env.fix-it",),
+        id=check_id,
+        pane=pane,
+        title=check_id.title(),
+        status=status,
+        message=f"{check_id} is {status.value}",
+        hint="do the thing",
+        evidence={"mode": "0644"},
+        duration_ms=12.5,
+        actions=("env.fix-it",),
     )
 
 
@@ -34,12 +40,22 @@ def test_json_has_the_documented_shape() -> None:
     assert set(doc) == {"version", "started_at", "duration_ms", "summary", "results"}
     assert doc["summary"]["fail"] == 1 and doc["summary"]["pass"] == 1
     assert set(doc["results"][0]) == {
-        "id", "pane", "title", "status", "message", "hint", "evidence", "duration_ms", "actions"
+        "id",
+        "pane",
+        "title",
+        "status",
+        "message",
+        "hint",
+        "evidence",
+        "duration_ms",
+        "actions",
     }
 
 
 def test_junit_counts_fail_and_error_as_such() -> None:
-    xml = reporters.to_junit(report(Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP, Status.WARN))
+    xml = reporters.to_junit(
+        report(Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP, Status.WARN)
+    )
     root = ET.fromstring(xml.split("\n", 1)[1])
     assert root.tag == "testsuites"
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("5", "1", "1")

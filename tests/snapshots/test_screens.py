@@ -19,11 +19,11 @@ from checks.core import CheckSpec
 from checks.redact import Redactor
 from checks.runner import Event, Finished, run_checks
 from checks.settings import DeploymentEnv, ToolboxConfig
+from tests.conftest import FIXED_NOW
+from tests.tui.conftest import settle
 from toolbox_tui.app import ToolboxApp, make_app
 from toolbox_tui.sandbox.demo import write_demo
 from toolbox_tui.screens.confirm import ConfirmActionScreen
-from tests.conftest import FIXED_NOW
-from tests.tui.conftest import settle
 
 SMALL = (80, 24)
 LARGE = (120, 40)

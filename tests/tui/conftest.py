@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from checks.core import Action, Registry, failed, passed, warned
-from toolbox_tui.app import ToolboxApp, make_app
 from tests.conftest import MakeContext
+from toolbox_tui.app import ToolboxApp, make_app
 
 
 def marker_action(
@@ -31,7 +31,9 @@ def marker_action(
     return Action(action_id, title, "", dangerous, pane, preview, run)
 
 
-def marker_check(registry: Registry, tmp_path: Path, check_id: str, marker: str, action: str) -> None:
+def marker_check(
+    registry: Registry, tmp_path: Path, check_id: str, marker: str, action: str
+) -> None:
     @registry.check(id=check_id, pane="environment", title=f"{marker} present")
     async def check(ctx):  # type: ignore[no-untyped-def]
         if (tmp_path / marker).exists():
@@ -57,6 +59,7 @@ def build_registry(tmp_path: Path, hang: asyncio.Event | None = None) -> Registr
         return warned("p95 latency 240 ms", hint="Look at the slow endpoints.")
 
     if hang is not None:
+
         @registry.check(id="health.hung", pane="health", title="Hung endpoint", timeout=3600)
         async def hung(ctx):  # type: ignore[no-untyped-def]
             await hang.wait()
@@ -71,8 +74,12 @@ def app(make_context: MakeContext, tmp_path: Path) -> ToolboxApp:
 
 
 async def settle(app: ToolboxApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    """Wait for every worker (checks, actions) and the messages they posted."""
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await app.workers.wait_for_complete()
+    """Wait for every worker (checks, actions) and the messages they posted.
+
+    Pausing first lets the dashboard's Ready message start the first run, so there is
+    something to wait for; a finished run can start another (a fix re-checks its pane).
+    """
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
     await pilot.pause()

@@ -5,17 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from checks import audit
-from checks.core import Status
+from checks.core import Registry, Status, failed
+from tests.conftest import MakeContext
+from tests.tui.conftest import build_registry, marker_action, settle
 from toolbox_tui.app import make_app
 from toolbox_tui.screens.confirm import ConfirmActionScreen
-from tests.conftest import MakeContext
-from tests.tui.conftest import build_registry, settle
+from toolbox_tui.screens.pick_action import PickActionScreen
 
 
 async def test_safe_fix_previews_runs_and_rechecks(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("down", "f")  # env.marker: FAIL, fixed by a safe action
+        await pilot.press("f")  # worst first: env.marker (FAIL, a safe fix) is on top
         await pilot.pause()
         assert isinstance(app.screen, ConfirmActionScreen)
         preview = str(app.screen.query_one("#preview-text").render())
@@ -32,7 +33,7 @@ async def test_safe_fix_previews_runs_and_rechecks(app, tmp_path: Path) -> None:
 async def test_dangerous_fix_needs_the_typed_id(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("down", "down", "f")  # env.risky: dangerous fix
+        await pilot.press("down", "f")  # env.risky: dangerous fix
         await pilot.pause()
         assert isinstance(app.screen, ConfirmActionScreen)
         await pilot.press(*"yes", "enter")
@@ -49,7 +50,7 @@ async def test_dangerous_fix_needs_the_typed_id(app, tmp_path: Path) -> None:  #
 async def test_escape_cancels_and_changes_nothing(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("down", "down", "f")
+        await pilot.press("down", "f")
         await pilot.pause()
         await pilot.press("escape")
         await settle(app, pilot)
@@ -65,7 +66,7 @@ async def test_read_only_disables_fixes_and_says_so(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert "READ-ONLY" in str(app.screen.query_one("SummaryBar").render())
-        await pilot.press("down", "f")
+        await pilot.press("f")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmActionScreen)
         assert any("Read-only" in n.message for n in app._notifications)
@@ -75,7 +76,7 @@ async def test_read_only_disables_fixes_and_says_so(
 async def test_check_without_fix_explains(app) -> None:  # type: ignore[no-untyped-def]
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f")  # env.good has no action
+        await pilot.press("down", "down", "f")  # env.good (PASS, last) has no action
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmActionScreen)
         assert any("no automatic fix" in n.message for n in app._notifications)
@@ -84,7 +85,7 @@ async def test_check_without_fix_explains(app) -> None:  # type: ignore[no-untyp
 async def test_fix_from_the_detail_screen(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("down", "enter", "f")
+        await pilot.press("enter", "f")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmActionScreen)
         await pilot.press("enter")
@@ -92,3 +93,30 @@ async def test_fix_from_the_detail_screen(app, tmp_path: Path) -> None:  # type:
         assert (tmp_path / "marker").exists()
         log = "\n".join(app.screen.query_one("#log").lines)  # type: ignore[attr-defined]
         assert "creating marker" in log
+
+
+async def test_several_fixes_ask_which_one(make_context: MakeContext, tmp_path: Path) -> None:
+    registry = Registry()
+
+    @registry.check(id="env.either", pane="environment", title="Either marker")
+    async def either(ctx):  # type: ignore[no-untyped-def]
+        return failed("neither marker", actions=["env.make-a", "env.make-b"])
+
+    registry.add_action(marker_action(tmp_path, "env.make-a", "a", dangerous=False))
+    registry.add_action(marker_action(tmp_path, "env.make-b", "b", dangerous=False))
+    app = make_app(make_context(), registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, PickActionScreen)
+        await pilot.press("down", "enter")
+        for _ in range(50):
+            if isinstance(app.screen, ConfirmActionScreen):
+                break
+            await pilot.pause()
+        assert isinstance(app.screen, ConfirmActionScreen)
+        assert app.screen.action_spec.id == "env.make-b"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert (tmp_path / "b").exists() and not (tmp_path / "a").exists()

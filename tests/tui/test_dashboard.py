@@ -8,11 +8,11 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, TabbedContent
 
 from checks.core import Status
+from tests.conftest import MakeContext
+from tests.tui.conftest import build_registry, settle
 from toolbox_tui.app import make_app
 from toolbox_tui.screens.detail import CheckDetailScreen
 from toolbox_tui.screens.help import HelpScreen
-from tests.conftest import MakeContext
-from tests.tui.conftest import build_registry, settle
 
 
 async def test_results_fill_the_tables_and_summary(app) -> None:  # type: ignore[no-untyped-def]
@@ -44,7 +44,7 @@ async def test_empty_pane_says_so(app) -> None:  # type: ignore[no-untyped-def]
 async def test_enter_opens_detail_with_hint_and_log(app) -> None:  # type: ignore[no-untyped-def]
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("enter")  # cursor starts on the first row: env.good
+        await pilot.press("down", "down", "enter")  # env.good passed: the last row
         assert isinstance(app.screen, CheckDetailScreen)
         assert app.screen.check_id == "env.good"
         log = app.screen.query_one("#log")
@@ -58,7 +58,7 @@ async def test_r_reruns_the_selected_check_only(app, tmp_path: Path) -> None:  #
         await settle(app, pilot)
         (tmp_path / "marker").write_text("made by hand")
         (tmp_path / "risky").write_text("made by hand")
-        await pilot.press("down", "r")  # env.marker
+        await pilot.press("r")  # env.marker: the first row, worst first
         await settle(app, pilot)
         assert app.board.results["env.marker"].status is Status.PASS
         assert app.board.results["env.risky"].status is Status.FAIL  # not re-run
@@ -91,8 +91,13 @@ async def test_palette_lists_every_binding_as_a_command(app) -> None:  # type: i
     async with app.run_test(size=(80, 24)):
         titles = {cmd.title for cmd in app.get_system_commands(app.screen)}
         for expected in (
-            "pane: show Environment", "pane: show Rollback", "checks: re-run all",
-            "checks: re-run selected", "checks: fix selected", "checks: filter", "app: help",
+            "pane: show Environment",
+            "pane: show Rollback",
+            "checks: re-run all",
+            "checks: re-run selected",
+            "checks: fix selected",
+            "checks: filter",
+            "app: help",
             "fix: Create risky",
         ):
             assert expected in titles
@@ -111,3 +116,11 @@ async def test_ui_stays_responsive_while_a_check_hangs(
         assert app.board.results["env.good"].status is Status.PASS
         await pilot.press("q")
     assert "health.hung" not in app.board.results  # quit cancelled it
+
+
+async def test_rows_are_worst_first(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#table-environment", DataTable)
+        keys = [row.key.value for row in table.ordered_rows]
+        assert keys == ["env.marker", "env.risky", "env.good"]

@@ -79,9 +79,8 @@ class DashboardScreen(Screen[None]):
             return
         table = self._table(spec.pane)
         if table is not None:
-            for row in self.board.rows(spec.pane, self.filter_text):
-                if row.id == check_id:
-                    table.update_row(row)
+            # A new status may move the row (worst first), so the pane is redrawn whole.
+            table.show_rows(self.board.rows(spec.pane, self.filter_text))
         self._update_tab(next(p for p in PANES if p.id == spec.pane))
         self.refresh_summary()
 
@@ -146,4 +145,4 @@ class DashboardScreen(Screen[None]):
 
 def _tab_label(pane: Pane, style: str = "") -> str:
     title = f"[{style}]{pane.title}[/]" if style else pane.title
-    return f"[b]{pane.key}[/b] {title}"
+    return f"[b]{pane.key}[/b]\u00a0{title}"

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from checks.core import Action, CheckResult, CheckSpec
+from toolbox_tui.board import Board
 from toolbox_tui.widgets.status import duration_text, status_text
 
 
@@ -37,20 +38,11 @@ class CheckDetailScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(
-        self,
-        spec: CheckSpec,
-        result: CheckResult | None,
-        actions: list[Action],
-        log_lines: list[str],
-        running: bool,
-    ) -> None:
+    def __init__(self, spec: CheckSpec, board: Board, actions: list[Action]) -> None:
         super().__init__()
         self.spec = spec
-        self._result = result
+        self.board = board
         self._actions = actions
-        self._log_lines = list(log_lines)
-        self._running = running
 
     @property
     def check_id(self) -> str:
@@ -64,29 +56,33 @@ class CheckDetailScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._render_facts()
-        self.query_one(Log).write_lines(self._log_lines or ["(no log lines yet)"])
+        # Read the board now, not when the screen was built: results may have landed since.
+        self.refresh_facts()
+        lines = self.board.logs.get(self.check_id, [])
+        self.query_one(Log).write_lines(lines or ["(no log lines yet)"])
 
-    def show_result(self, result: CheckResult | None, running: bool) -> None:
-        self._result, self._running = result, running
-        self._render_facts()
-
-    def append_log(self, line: str) -> None:
-        self.query_one(Log).write_line(line)
-
-    def _render_facts(self) -> None:
-        result = self._result
-        headline = status_text(result.status if result else None, self._running)
+    def refresh_facts(self) -> None:
+        if not self.query("#headline"):
+            return  # not composed yet: on_mount will draw from the board
+        result = self.board.results.get(self.check_id)
+        running = self.check_id in self.board.running
+        headline = status_text(result.status if result else None, running)
         headline.append(f"  {self.spec.title}", style="bold")
         headline.append(f"  {self.spec.id}", style="dim")
         if result is not None:
             headline.append(f"  {duration_text(result.duration_ms)}", style="dim")
         self.query_one("#headline", Static).update(headline)
-        self.query_one("#body", Static).update(self._body_markup(result))
+        self.query_one("#body", Static).update(self._body_markup(result, running))
 
-    def _body_markup(self, result: CheckResult | None) -> str:
+    def append_log(self, line: str) -> None:
+        logs = self.query(Log)
+        # Before mount there is no Log yet; on_mount then reads the line from the board.
+        if logs:
+            logs.first().write_line(line)
+
+    def _body_markup(self, result: CheckResult | None, running: bool) -> str:
         if result is None:
-            return "Running…" if self._running else "Not run yet. Press r to run it."
+            return "Running…" if running else "Not run yet. Press r to run it."
         parts = [escape(result.message)]
         if result.hint:
             parts.append(f"[b]What to do:[/b] {escape(result.hint)}")
@@ -101,5 +97,5 @@ class CheckDetailScreen(Screen[None]):
                 parts.append(f"  {escape(action.title)} ({action.id}){flag}")
         if self.spec.checklist is not None:
             ref = self.spec.checklist
-            parts.append(f"[dim]Checklist: {escape(ref.section)} › {escape(ref.item)}[/dim]")
+            parts.append(f"[dim]Checklist: {escape(ref.section)} > {escape(ref.item)}[/dim]")
         return "\n".join(parts)

@@ -10,29 +10,24 @@ from textual.widgets import Static
 
 HELP_TEXT = """\
 [b]Keys[/b]
-  1-6      switch pane: Environment, Migrations, Integrations,
-           Health, Security, Rollback
-  up/down  move between checks          enter  open a check's detail
-  r        re-run the selected check    R      re-run every check
-  f        fix: run an action for the selected check
-  /        filter the checks (esc clears)
-  ctrl+p   command palette (every key is there too)
-  ?        this help                    q      quit
+  1-6     panes: Environment, Migrations, Integrations … Rollback
+  ↑ ↓     move            enter  a check's detail, hint, fixes and log
+  r       re-run it       R      re-run every check
+  f       fix it: preview, then confirm
+  /       filter checks   esc    clear the filter, close a screen
+  ctrl+p  command palette: every key, and every fix by name
+  ?       this help       q      quit
 
 [b]Statuses[/b]
-  PASS   verified        WARN  works, but look at it
+  PASS   verified         WARN   works, but look at it
   FAIL   must be fixed before release
   ERROR  could not decide (timeout, crash): not a verdict
   SKIP   not applicable, or a check it needs did not pass
   MANUAL a person signs it off
 
-[b]Actions[/b] show a preview first. Dangerous ones ask you to type the
-action's id. Every action is written to the audit log. With --read-only,
-actions are disabled.
-
-Headless (CI): toolbox-tui check --format json|junit|text
-
-Press esc or ? to close."""
+[b]Fixes[/b] show what they will change first. A dangerous one asks you to
+type its id. Every fix is written to the audit log; --read-only turns
+them all off. In CI: toolbox-tui check --format json|junit"""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -41,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 76;
+        width: 78;
         max-width: 100%;
         height: auto;
         max-height: 100%;

@@ -9,7 +9,10 @@ from textual.widgets import DataTable
 from toolbox_tui.board import Row
 from toolbox_tui.widgets.status import duration_text, status_text
 
-_FIXED_WIDTH = 6 + 24 + 6 + 4 * 2 + 2  # three fixed columns, cell padding, scrollbar
+STATUS_WIDTH = 6
+TIME_WIDTH = 5
+CELL_PADDING = 2  # one space each side of every cell
+SCROLLBAR = 2
 
 
 class CheckTable(DataTable[object]):
@@ -27,44 +30,42 @@ class CheckTable(DataTable[object]):
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
         self._rows: list[Row] = []
 
-    def on_mount(self) -> None:
-        self.add_column("Status", key="status", width=6)
-        self.add_column("Check", key="check", width=24)
-        self.add_column("Time", key="time", width=6)
-        self.add_column("Message", key="message")
-
     def on_resize(self, event: Resize) -> None:
-        # Messages are cut to the screen's width so a table never scrolls sideways.
         self.show_rows(self._rows)
 
+    def _widths(self) -> tuple[int, int]:
+        """Check-title and message widths that fill the table without sideways scrolling."""
+        free = self.size.width - STATUS_WIDTH - TIME_WIDTH - 4 * CELL_PADDING - SCROLLBAR
+        title = max(min(free * 2 // 5, 34), 12)
+        return title, max(free - title, 10)
+
     def show_rows(self, rows: list[Row]) -> None:
-        """Redraw from ``rows``, keeping the cursor on the same check where it still shows."""
-        selected = self.selected_id
+        """Redraw from ``rows``.
+
+        A cursor on the top row stays on top (the worst check, as rows re-sort while results
+        arrive); a cursor the person moved down stays on the check it was on.
+        """
+        selected = self.selected_id if self.cursor_row > 0 else None
         self._rows = rows
-        self.clear()
+        self.clear(columns=True)
+        title_width, message_width = self._widths()
+        self.add_column("Status", key="status", width=STATUS_WIDTH)
+        self.add_column("Check", key="check", width=title_width)
+        self.add_column("Time", key="time", width=TIME_WIDTH)
+        self.add_column("Message", key="message", width=message_width)
         for row in rows:
             self.add_row(*self._cells(row), key=row.id)
         ids = [row.id for row in rows]
         if selected in ids:
             self.move_cursor(row=ids.index(selected), animate=False)
 
-    def update_row(self, row: Row) -> None:
-        """Refresh one check's row in place (cheap: no redraw of the others)."""
-        ids = [r.id for r in self._rows]
-        if row.id not in ids:
-            return
-        self._rows[ids.index(row.id)] = row
-        for column, value in zip(("status", "check", "time", "message"), self._cells(row), strict=True):
-            self.update_cell(row.id, column, value)
-
     def _cells(self, row: Row) -> tuple[object, ...]:
-        width = max(self.size.width - _FIXED_WIDTH, 20)
-        message = row.message if len(row.message) <= width else row.message[: width - 1] + "…"
+        title_width, message_width = self._widths()
         return (
             status_text(row.status, row.running),
-            row.title,
+            _cut(row.title, title_width),
             duration_text(row.duration_ms),
-            message,
+            _cut(row.message, message_width),
         )
 
     @property
@@ -73,3 +74,9 @@ class CheckTable(DataTable[object]):
             return None
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return row_key.value
+
+
+def _cut(text: str, width: int) -> str:
+    """One line of at most ``width`` characters, with an ellipsis when something was cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -18,9 +18,7 @@ class SummaryBar(Static):
     }
     """
 
-    def show(
-        self, counts: dict[Status, int], running: int, total: int, read_only: bool
-    ) -> None:
+    def show(self, counts: dict[Status, int], running: int, total: int, read_only: bool) -> None:
         text = Text()
         text.append("toolbox-tui ", style="bold")
         for status in STATUS_ORDER:
