@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test check bench readme clean
+.PHONY: install services demo test check bench readme clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: install  ## the dashboard on a generated demo deployment
+# The demo and the tests run real PostgreSQL and Redis servers from the Debian packages
+# (TOOLBOX_PG_BIN may name another PostgreSQL bin directory). Root installs what is missing;
+# anyone else is told the command.
+define apt_install
+{ [ "$$(id -u)" -eq 0 ] || { echo "$(1) is missing: run 'sudo apt-get install -y $(1)'" >&2; exit 1; }; \
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1); }
+endef
+
+services:  ## the PostgreSQL and Redis binaries the sandbox runs
+	@command -v redis-server >/dev/null || $(call apt_install,redis-server)
+	@[ -n "$$TOOLBOX_PG_BIN" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| $(call apt_install,postgresql)
+
+demo: install services  ## the dashboard on a generated demo deployment
 	$(BIN)/toolbox-tui demo --dir .demo
 
-test: install  ## the whole suite
+test: install services  ## the whole suite
 	$(BIN)/pytest -q
 
 check: install  ## lint and types

@@ -1,7 +1,8 @@
 """Runs every benchmark and prints its figures."""
 
-from benchmarks import first_frame, runner_scaling
+from benchmarks import first_frame, runner_scaling, sandbox_times
 
 if __name__ == "__main__":
     runner_scaling.main()
     first_frame.main()
+    sandbox_times.main()

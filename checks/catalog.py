@@ -10,7 +10,7 @@ import importlib
 
 from checks.core import Registry, registry
 
-BUILTIN_MODULES = ("checks.environment",)
+BUILTIN_MODULES = ("checks.environment", "checks.migrations", "checks.health")
 
 
 def load() -> Registry:

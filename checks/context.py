@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from checks.redact import Redactor
+from checks.session import Session
 from checks.settings import DeploymentEnv, ToolboxConfig
 
 
@@ -26,6 +27,7 @@ class CheckContext:
     config: ToolboxConfig
     redactor: Redactor = field(default_factory=Redactor)
     clock: Callable[[], datetime] = _utc_now
+    session: Session = field(default_factory=Session)
     _log: Callable[[str], None] = _discard
 
     @classmethod

@@ -76,6 +76,7 @@ PANES: tuple[Pane, ...] = (
     Pane("rollback", "Rollback", "6"),
 )
 PANE_IDS: tuple[str, ...] = tuple(p.id for p in PANES)
+_PANE_RANK = {pane: i for i, pane in enumerate(PANE_IDS)}
 
 
 @dataclass(frozen=True)
@@ -250,16 +251,52 @@ class Registry:
             for spec in self.checks.values()
             if (not panes and not ids) or spec.pane in panes or spec.id in ids
         }
+        self.validate_needs()
         pending = list(wanted)
         while pending:
             for need in self.checks[pending.pop()].needs:
-                if need not in wanted and need in self.checks:
+                if need not in wanted:
                     wanted.add(need)
                     pending.append(need)
-        return [spec for spec in self.checks.values() if spec.id in wanted]
+        return [spec for spec in self.in_pane_order() if spec.id in wanted]
 
-    def actions_for_pane(self, pane: str) -> list[Action]:
-        return [a for a in self.actions.values() if a.pane == pane]
+    def in_pane_order(self) -> list[CheckSpec]:
+        """Every check, pane by pane; within a pane, in registration order.
+
+        Import order decides registration order across modules, so sorting by pane keeps
+        lists, reports and the README the same however the modules were first imported.
+        """
+        return sorted(self.checks.values(), key=lambda spec: _PANE_RANK[spec.pane])
+
+    def actions_in_pane_order(self) -> list[Action]:
+        return sorted(self.actions.values(), key=lambda action: _PANE_RANK[action.pane])
+
+    def validate_needs(self) -> None:
+        """Raise ValueError for a need that names no check, or a cycle of needs.
+
+        Either would make a run wait forever (a cycle) or run a check unguarded (a typo).
+        """
+        for spec in self.checks.values():
+            unknown = [n for n in spec.needs if n not in self.checks]
+            if unknown:
+                raise ValueError(f"check {spec.id} needs unknown check(s): {', '.join(unknown)}")
+        visiting: set[str] = set()
+        done: set[str] = set()
+
+        def visit(check_id: str, path: tuple[str, ...]) -> None:
+            if check_id in done:
+                return
+            if check_id in visiting:
+                cycle = " -> ".join((*path[path.index(check_id) :], check_id))
+                raise ValueError(f"checks need each other in a cycle: {cycle}")
+            visiting.add(check_id)
+            for need in self.checks[check_id].needs:
+                visit(need, (*path, check_id))
+            visiting.discard(check_id)
+            done.add(check_id)
+
+        for check_id in self.checks:
+            visit(check_id, ())
 
 
 def _validate_id(new_id: str, existing: Mapping[str, Any]) -> None:

@@ -45,19 +45,26 @@ def format_assignment(name: str, value: str) -> str:
     """``NAME=value``, quoted only when the value needs it."""
     if value and all(ch.isalnum() or ch in "_-.:/@+=%,~" for ch in value):
         return f"{name}={value}"
-    return f"{name}={shlex.quote(value)}" if "'" not in value else f'{name}="{value}"'
+    if "'" not in value:
+        return f"{name}={shlex.quote(value)}"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{name}="{escaped}"'
 
 
 def updated_text(text: str, updates: Mapping[str, str]) -> str:
     """``text`` with each name in ``updates`` set; new names are appended at the end."""
+    # Every line of a duplicated name is rewritten: the app reads the last one, a person may
+    # read the first, and both must say the same.
     remaining = dict(updates)
     pieces: list[str] = []
     for binding in parse_stream(io.StringIO(text)):
         original = binding.original.string
-        if not binding.error and binding.key in remaining:
+        key = binding.key
+        if not binding.error and key is not None and key in updates:
             newline = "\n" if original.endswith("\n") else ""
             export = "export " if original.lstrip().startswith("export ") else ""
-            assignment = format_assignment(binding.key, remaining.pop(binding.key))
+            assignment = format_assignment(key, updates[key])
+            remaining.pop(key, None)
             pieces.append(export + assignment + newline)
         else:
             pieces.append(original)
@@ -78,8 +85,11 @@ def atomic_write(path: Path, text: str, *, backup: bool = True) -> Path | None:
     """Replace ``path`` with ``text`` atomically; returns the backup's path when one was made.
 
     The new file gets the old file's mode and owner (0600 for a new file, since env files
-    hold secrets). The backup is written the same careful way, with the same mode.
+    hold secrets). The backup is written the same careful way, but private (at most 0600):
+    it holds the old secrets long after anyone looks at it. A symlink is followed, so the
+    file it points to is the one updated, and the link stays a link.
     """
+    path = path.resolve()
     try:
         st: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
@@ -88,7 +98,7 @@ def atomic_write(path: Path, text: str, *, backup: bool = True) -> Path | None:
     saved: Path | None = None
     if backup and st is not None:
         saved = backup_path_for(path)
-        _write_replace(saved, path.read_bytes(), mode, st)
+        _write_replace(saved, path.read_bytes(), mode & 0o600, st)
     _write_replace(path, text.encode("utf-8"), mode, st)
     return saved
 

@@ -40,7 +40,7 @@ class Finished:
 @dataclass(frozen=True)
 class ActionDone:
     action_id: str
-    outcome: str  # "ok", "failed", "refused", "dry-run"
+    outcome: str  # "ok", "failed", "refused", "dry-run", "cancelled"
     message: str
 
     @property
@@ -127,10 +127,22 @@ async def _timed(spec: CheckSpec, bound: CheckContext, ctx: CheckContext) -> Che
             hint="Is the service hung or unreachable? Raise TOOLBOX_CHECK_TIMEOUT if it is "
             "just slow.",
         )
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # we are being cancelled (quit, a new run): let it through
+        # A library cancelled its own work and let it escape: still a broken check.
+        outcome = Outcome(
+            Status.ERROR,
+            "The check was cancelled from inside (a library gave up on its own).",
+            hint="This is a bug in the check; re-run it, and report it if it repeats.",
+        )
     except Exception as exc:  # a broken check must look different from a failed one
-        for line in traceback.format_exception(exc):
-            for part in line.rstrip("\n").splitlines():
-                bound.log(part)
+        # Redact the whole text before splitting it: a multi-line secret is only
+        # recognisable whole.
+        text = ctx.redactor.text("".join(traceback.format_exception(exc)))
+        for part in text.splitlines():
+            bound.log(part)
         outcome = Outcome(
             Status.ERROR,
             f"The check crashed: {type(exc).__name__}: {exc}",
@@ -152,51 +164,66 @@ async def preview_action(action: Action, ctx: CheckContext) -> str:
 async def run_action(
     action: Action, ctx: CheckContext, *, confirmed: bool, dry_run: bool = False
 ) -> AsyncIterator[Event]:
-    """Preview, then (unless refused) run ``action``; every attempt goes to the audit log.
+    """Preview, then (unless refused) run ``action``.
 
-    Refused when the tool is read-only, or when a dangerous action was not confirmed.
+    Refused when the tool is read-only, when a dangerous action was not confirmed, or when
+    the audit log cannot be written. Every attempt that could have changed something is
+    audited — done, failed, refused for want of confirmation, or cut off half-way.
     """
-
-    def redacted(event: Event) -> Event:
-        return ctx.redactor.value(event)
-
     for line in (await preview_action(action, ctx)).splitlines():
         yield Log(action.id, line)
 
-    audit_problem = _audit_problem(ctx)
-    if ctx.config.read_only:
-        done = ActionDone(action.id, "refused", "Refused: toolbox-tui is in read-only mode.")
-    elif audit_problem:
-        done = ActionDone(action.id, "refused", audit_problem)
-    elif dry_run:
-        done = ActionDone(action.id, "dry-run", "Dry run: nothing was changed.")
-    elif action.dangerous and not confirmed:
-        done = ActionDone(
-            action.id, "refused", "Refused: this action is dangerous and was not confirmed."
-        )
-    else:
-        lines: asyncio.Queue[str] = asyncio.Queue()
-        task = asyncio.create_task(action.run(ctx.bound(lines.put_nowait)))
+    refusal = _refusal(action, ctx, confirmed=confirmed, dry_run=dry_run)
+    if refusal is not None:
+        if refusal.message == UNCONFIRMED:
+            _record(action, ctx, refusal)  # someone tried it: worth a line in the log
+        yield refusal
+        return
+
+    done = ActionDone(
+        action.id, "cancelled", "Interrupted before it finished: check its effect by hand."
+    )
+    lines: asyncio.Queue[str] = asyncio.Queue()
+    task = asyncio.create_task(action.run(ctx.bound(lines.put_nowait)))
+    try:
+        while not task.done() or not lines.empty():
+            getter = asyncio.ensure_future(lines.get())
+            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield ctx.redactor.value(Log(action.id, getter.result()))
+            else:
+                getter.cancel()
         try:
-            while not task.done() or not lines.empty():
-                getter = asyncio.ensure_future(lines.get())
-                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    yield redacted(Log(action.id, getter.result()))
-                else:
-                    getter.cancel()
-            summary = task.result()
-            done = ActionDone(action.id, "ok", summary)
+            done = ActionDone(action.id, "ok", task.result())
         except ActionFailed as exc:
             done = ActionDone(action.id, "failed", str(exc))
         except Exception as exc:
             done = ActionDone(action.id, "failed", f"{type(exc).__name__}: {exc}")
-        finally:
-            task.cancel()
-    done = ctx.redactor.value(done)
-    if not audit_problem:
+        done = ctx.redactor.value(done)
+    finally:
+        task.cancel()
+        # Also when the consumer went away mid-run (quit, a second fix): the record stays.
         _record(action, ctx, done)
     yield done
+
+
+def _refusal(
+    action: Action, ctx: CheckContext, *, confirmed: bool, dry_run: bool
+) -> ActionDone | None:
+    """Why ``action`` must not run now, or None. Checked in this order, so a dry run still
+    previews under --read-only, and read-only writes nothing, not even the audit log."""
+    if dry_run:
+        return ActionDone(action.id, "dry-run", "Dry run: nothing was changed.")
+    if ctx.config.read_only:
+        return ActionDone(action.id, "refused", "Refused: toolbox-tui is in read-only mode.")
+    if problem := _audit_problem(ctx):
+        return ActionDone(action.id, "refused", problem)
+    if action.dangerous and not confirmed:
+        return ActionDone(action.id, "refused", UNCONFIRMED)
+    return None
+
+
+UNCONFIRMED = "Refused: this action is dangerous and was not confirmed."
 
 
 def _audit_problem(ctx: CheckContext) -> str:

@@ -133,7 +133,8 @@ class DeploymentEnv:
     """
 
     path: Path
-    values: Mapping[str, str] = field(default_factory=dict)
+    # repr=False: a crash report that prints locals must never print the env file's values.
+    values: Mapping[str, str] = field(default_factory=dict, repr=False)
     malformed_lines: tuple[int, ...] = ()
     load_error: str | None = None
 
@@ -211,6 +212,15 @@ class ToolboxConfig(BaseSettings):
         None, description="Where actions are recorded; defaults to APP_DIR/toolbox-audit.log."
     )
     ca_bundle: Path | None = Field(None, description="CA bundle for TLS to private endpoints.")
+    alembic_ini: Path | None = Field(
+        None, description="The app's alembic.ini; defaults to APP_DIR/alembic.ini."
+    )
+    backup_dir: Path | None = Field(
+        None, description="Where database backups go; defaults to APP_DIR/backups."
+    )
+    require_backup: bool = Field(
+        True, description="Refuse to upgrade the database without a backup from this session."
+    )
     key_rotation_days: int = Field(
         30, gt=0, description="Maximum age of DATA_ENCRYPTION_KEY (the checklist rotates monthly)."
     )
@@ -218,6 +228,14 @@ class ToolboxConfig(BaseSettings):
     @property
     def venv_path(self) -> Path:
         return self.app_venv if self.app_venv is not None else self.app_dir / "venv"
+
+    @property
+    def alembic_ini_path(self) -> Path:
+        return self.alembic_ini if self.alembic_ini is not None else self.app_dir / "alembic.ini"
+
+    @property
+    def backup_path(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.app_dir / "backups"
 
     @property
     def audit_path(self) -> Path:

@@ -12,6 +12,8 @@ from checks.context import CheckContext
 from checks.redact import Redactor
 from checks.settings import DeploymentEnv, ToolboxConfig
 
+pytest_plugins = ["tests.sandbox_fixtures"]
+
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 MakeContext = Callable[..., CheckContext]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
+from pathlib import Path
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -23,12 +24,18 @@ from checks.runner import (
     Log,
     Started,
     preview_action,
-    run_action,
     run_checks,
 )
+from checks.runner import run_action as run_engine_action
 from toolbox_tui.board import Board
 from toolbox_tui.commands import palette_commands
-from toolbox_tui.messages import ActionCompleted, CheckFinished, CheckLogged, CheckStarted
+from toolbox_tui.messages import (
+    ActionCompleted,
+    CheckFinished,
+    CheckLogged,
+    CheckStarted,
+    RunStopped,
+)
 from toolbox_tui.screens.confirm import ConfirmActionScreen
 from toolbox_tui.screens.dashboard import DashboardScreen
 from toolbox_tui.screens.detail import CheckDetailScreen
@@ -40,7 +47,8 @@ CheckRunner = Callable[[Sequence[CheckSpec], CheckContext], AsyncIterator[Event]
 
 
 class ToolboxApp(App[None]):
-    CSS_PATH = "app.tcss"
+    # Absolute, so a subclass defined elsewhere still finds it.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "toolbox-tui"
     ENABLE_COMMAND_PALETTE = True
 
@@ -74,6 +82,21 @@ class ToolboxApp(App[None]):
     def read_only(self) -> bool:
         return self.ctx.config.read_only
 
+    def _fatal_error(self) -> None:
+        # Textual's own report prints every local variable, and locals hold env values.
+        # This one has no locals and goes through the redactor. (Overrides a private
+        # method of the pinned Textual series; the snapshot of a crash would show a change.)
+        import traceback
+
+        from rich.text import Text
+
+        self.bell()
+        text = self.ctx.redactor.text(traceback.format_exc())
+        self._exit_renderables.append(
+            Text(f"toolbox-tui crashed; please report this:\n{text}", style="red")
+        )
+        self._close_messages_no_wait()
+
     def get_default_screen(self) -> Screen[None]:
         return DashboardScreen(self.board, self.read_only)
 
@@ -92,12 +115,30 @@ class ToolboxApp(App[None]):
     # -- running checks --------------------------------------------------------------
 
     def run_checks_now(self, specs: Iterable[CheckSpec], group: str = "checks") -> None:
+        """Run ``specs`` in a worker; a new run in the same ``group`` replaces the old one."""
         specs = list(specs)
-        self.run_worker(self._stream(specs), group=group, exclusive=True, exit_on_error=False)
+
+        async def stream() -> None:
+            await self._stream(specs)
+
+        # A callable, not a coroutine object: a worker cancelled before it starts would
+        # otherwise leave a never-awaited coroutine behind.
+        self.run_worker(stream, group=group, exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
 
     async def _stream(self, specs: list[CheckSpec]) -> None:
-        async for event in self._runner(specs, self.ctx):
-            self.post_message(_as_message(event))
+        started: set[str] = set()
+        finished: set[str] = set()
+        try:
+            async for event in self._runner(specs, self.ctx):
+                if isinstance(event, Started):
+                    started.add(event.check_id)
+                elif isinstance(event, Finished):
+                    finished.add(event.result.id)
+                self.post_message(_as_message(event))
+        finally:
+            # Replaced or cancelled part-way: what it started must not show RUN… forever.
+            if started - finished:
+                self.post_message(RunStopped(frozenset(started - finished)))
 
     def on_check_started(self, message: CheckStarted) -> None:
         self.board.start(message.check_id)
@@ -112,6 +153,11 @@ class ToolboxApp(App[None]):
         detail = self._detail_for(source)
         if detail is not None:
             detail.append_log(line)
+
+    def on_run_stopped(self, message: RunStopped) -> None:
+        for check_id in message.check_ids:
+            self.board.running.discard(check_id)
+            self._show_check(check_id)
 
     def on_check_finished(self, message: CheckFinished) -> None:
         result = message.result
@@ -226,7 +272,7 @@ class ToolboxApp(App[None]):
             return
         log_to = check_id or action.id
         self.post_message(CheckLogged(log_to, f"── {action.title} ──"))
-        async for event in run_action(action, self.ctx, confirmed=True):
+        async for event in run_engine_action(action, self.ctx, confirmed=True):
             if isinstance(event, Log):
                 self.post_message(CheckLogged(log_to, event.line))
             elif isinstance(event, ActionDone):
@@ -237,23 +283,30 @@ class ToolboxApp(App[None]):
     def on_action_completed(self, message: ActionCompleted) -> None:
         ok = message.outcome == "ok"
         self.notify(
-            message.message, title=message.action_id, severity="information" if ok else "error"
+            message.message,
+            title=message.action_id,
+            severity="information" if ok else "error",
+            markup=False,
         )
-        if ok:
-            # The fix changed the deployment: read it again, then re-check its pane.
+        if message.outcome != "refused":
+            # Even a failed fix may have changed something: read the deployment again and
+            # re-check the action's pane.
             self.ctx = self.ctx.reloaded()
             action = self.registry.actions[message.action_id]
-            self.run_checks_now(self.registry.select(panes=[action.pane]))
+            # Its own group: re-checking one pane must not cancel a full run in progress.
+            self.run_checks_now(
+                self.registry.select(panes=[action.pane]), group=f"pane:{action.pane}"
+            )
 
 
-def _as_message(event: Event) -> CheckStarted | CheckLogged | CheckFinished | ActionCompleted:
+def _as_message(event: Event) -> CheckStarted | CheckLogged | CheckFinished:
     if isinstance(event, Started):
         return CheckStarted(event.check_id)
     if isinstance(event, Log):
         return CheckLogged(event.source, event.line)
     if isinstance(event, Finished):
         return CheckFinished(event.result)
-    return ActionCompleted(event.action_id, event.outcome, event.message, None)
+    raise TypeError(f"a check run does not emit {type(event).__name__}")
 
 
 def make_app(ctx: CheckContext, registry: Registry, **kwargs: object) -> ToolboxApp:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -31,6 +32,11 @@ from toolbox_tui.reporters import (
     EXIT_WARNINGS,
     Report,
 )
+from toolbox_tui.sandbox.demo import write_demo
+from toolbox_tui.sandbox.errors import SandboxError
+from toolbox_tui.sandbox.stack import DEMO_BREAKS, SCENARIOS, Sandbox
+
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 EXITS = {
     EXIT_OK: "every selected check passed (warnings allowed unless --fail-level warn)",
@@ -38,6 +44,7 @@ EXITS = {
     EXIT_USAGE: "bad usage or unreadable configuration",
     EXIT_FAILED: "at least one check failed or could not decide (error)",
     EXIT_WARNINGS: "warnings, with --fail-level warn",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
 
@@ -56,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--timeout", type=float, dest="check_timeout", help="seconds per check")
     group.add_argument("--audit-log", type=Path, help="audit log path")
     group.add_argument("--ca-bundle", type=Path, help="CA bundle for private TLS endpoints")
+    group.add_argument("--alembic-ini", type=Path, help="the app's alembic.ini (APP_DIR/...)")
+    group.add_argument("--backup-dir", type=Path, help="database backups (APP_DIR/backups)")
+    group.add_argument(
+        "--no-backup-required",
+        dest="require_backup",
+        action="store_false",
+        default=None,
+        help="let the database upgrade run without a backup from this session",
+    )
 
     parser = argparse.ArgumentParser(
         prog="toolbox-tui",
@@ -81,9 +97,31 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--yes", action="store_true", help="confirm a dangerous action")
     fix.add_argument("--dry-run", action="store_true", help="only show what would change")
 
-    demo = sub.add_parser("demo", parents=[common], help="the dashboard on a demo deployment")
+    scenarios = "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
+    demo = sub.add_parser(
+        "demo", parents=[common], help="the dashboard on a demo deployment with real services"
+    )
     demo.add_argument("--dir", type=Path, default=Path(".demo"), help="where to write it")
-    demo.add_argument("--no-tui", action="store_true", help="write the demo, print its path")
+    demo.add_argument(
+        "--break",
+        dest="breaks",
+        action="append",
+        metavar="NAME",
+        choices=sorted(SCENARIOS),
+        help=f"a scenario (default: {', '.join(DEMO_BREAKS)}). {scenarios}",
+    )
+    sandbox = sub.add_parser("sandbox", help="local PostgreSQL and Redis behind a demo deployment")
+    sandbox.add_argument("action", choices=("up",), help="start it; Ctrl-C stops everything")
+    sandbox.add_argument("--dir", type=Path, default=Path(".sandbox"), help="the app directory")
+    sandbox.add_argument(
+        "--break",
+        dest="breaks",
+        action="append",
+        default=[],
+        metavar="NAME",
+        choices=sorted(SCENARIOS),
+        help=scenarios,
+    )
     return parser
 
 
@@ -111,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if command == "demo":
             return cmd_demo(args, registry)
+        if command == "sandbox":
+            return cmd_sandbox(args)
         config = load_config(args)
         if command == "check":
             return cmd_check(args, config, registry)
@@ -122,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("toolbox-tui: interrupted", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if os.environ.get("TOOLBOX_DEBUG"):
             raise
@@ -139,6 +179,11 @@ def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registr
         specs = registry.select(panes=args.pane, ids=args.only)
     except KeyError as exc:
         raise UsageError(f"{exc.args[0]}; `toolbox-tui list` shows them") from None
+    if not specs:
+        # Zero checks must not read as "all passed" to a pipeline.
+        raise UsageError(f"no checks in pane(s) {', '.join(args.pane)} yet; nothing to gate on")
+    if args.output is not None:
+        _check_output_path(args.output)
     ctx = CheckContext.create(config)
     report = asyncio.run(_collect(specs, ctx))
     text = reporters.FORMATTERS[args.format](report)
@@ -148,6 +193,17 @@ def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registr
     else:
         sys.stdout.write(text)
     return report.exit_code(args.fail_level)
+
+
+def _check_output_path(path: Path) -> None:
+    """Refuse a report path that cannot be written, before spending time on the checks."""
+    if path.is_dir():
+        raise UsageError(f"--output {path} is a directory; name a file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--output {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--output {path}: {parent} is not writable")
 
 
 async def _collect(specs: Sequence[CheckSpec], ctx: CheckContext) -> Report:
@@ -193,19 +249,58 @@ def cmd_tui(config: ToolboxConfig, registry: Registry) -> int:
         return EXIT_USAGE
     from toolbox_tui.app import make_app
 
-    make_app(CheckContext.create(config), registry).run()
-    return EXIT_OK
+    app = make_app(CheckContext.create(config), registry)
+    app.run()
+    return EXIT_INTERNAL if app.return_code else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace, registry: Registry) -> int:
-    from toolbox_tui.sandbox.demo import write_demo
+    """The dashboard on the sandbox; without PostgreSQL/Redis binaries, on the env file alone."""
+    breaks = DEMO_BREAKS if args.breaks is None else args.breaks
+    try:
+        with Sandbox(args.dir, breaks) as sandbox:
+            print(f"toolbox-tui: sandbox up in {sandbox.app_dir}", file=sys.stderr)
+            config = load_config(args).model_copy(update=sandbox.config_overrides())
+            return cmd_tui(config, registry)
+    except SandboxError as exc:
+        print(
+            f"toolbox-tui: no sandbox services ({exc}); showing the env file only.", file=sys.stderr
+        )
+        demo = write_demo(args.dir)
+        config = load_config(args).model_copy(update=demo.config_overrides())
+        return cmd_tui(config, registry)
 
-    demo = write_demo(args.dir)
-    print(f"toolbox-tui: demo deployment written to {demo.app_dir}", file=sys.stderr)
-    if args.no_tui:
-        return EXIT_OK
-    config = load_config(args).model_copy(update=demo.config_overrides())
-    return cmd_tui(config, registry)
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Start the sandbox and keep it up until Ctrl-C (or SIGTERM), then stop every process."""
+    try:
+        with Sandbox(args.dir, args.breaks) as sandbox:
+            overrides = sandbox.config_overrides()
+            print(f"Sandbox up in {sandbox.app_dir}", flush=True)
+            print(f"  PostgreSQL pid {sandbox.postgres.pid}, Redis pid {sandbox.redis.pid}")
+            print(f"  scenarios: {', '.join(args.breaks) or 'none'}")
+            print("Point toolbox-tui at it:")
+            for name, value in overrides.items():
+                print(f"  export TOOLBOX_{name.upper()}={value}")
+            print("Ctrl-C stops it.", flush=True)
+            _wait_for_stop()
+    except SandboxError as exc:
+        raise UsageError(str(exc)) from None
+    print("Sandbox stopped.")
+    return EXIT_OK
+
+
+def _wait_for_stop() -> None:
+    # SIGTERM becomes KeyboardInterrupt too, so `kill` stops the servers as cleanly as Ctrl-C.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        return
 
 
 def render_list(registry: Registry, fmt: str) -> str:
@@ -213,16 +308,16 @@ def render_list(registry: Registry, fmt: str) -> str:
     if fmt == "markdown":
         return _list_markdown(registry)
     lines = ["Checks"]
-    for spec in registry.checks.values():
+    for spec in registry.in_pane_order():
         lines.append(f"  {spec.id:<30} {spec.pane:<12} {spec.title}")
     lines.append("")
     lines.append("Actions")
-    for action in registry.actions.values():
+    for action in registry.actions_in_pane_order():
         flag = "dangerous" if action.dangerous else ""
         lines.append(f"  {action.id:<30} {flag:<12} {action.title}")
     lines.append("")
     lines.append("Checklist coverage")
-    for row in checklist.coverage(registry.checks.values()):
+    for row in checklist.coverage(registry.in_pane_order()):
         ids = ", ".join(row.check_ids)
         lines.append(f"  {row.state:<12} {row.ref.section} > {row.ref.item}  {ids}")
     return "\n".join(lines) + "\n"
@@ -230,17 +325,17 @@ def render_list(registry: Registry, fmt: str) -> str:
 
 def _list_markdown(registry: Registry) -> str:
     out = ["| check | pane | what it verifies |", "| --- | --- | --- |"]
-    out += [f"| `{s.id}` | {s.pane} | {s.title} |" for s in registry.checks.values()]
+    out += [f"| `{s.id}` | {s.pane} | {s.title} |" for s in registry.in_pane_order()]
     out += ["", "| action | dangerous | what it does |", "| --- | --- | --- |"]
     out += [
         f"| `{a.id}` | {'yes' if a.dangerous else 'no'} | {a.title} |"
-        for a in registry.actions.values()
+        for a in registry.actions_in_pane_order()
     ]
     out += ["", "| checklist section | item | state | checks |", "| --- | --- | --- | --- |"]
     out += [
         f"| {r.ref.section} | {r.ref.item} | {r.state} | "
         f"{', '.join(f'`{i}`' for i in r.check_ids)} |"
-        for r in checklist.coverage(registry.checks.values())
+        for r in checklist.coverage(registry.in_pane_order())
     ]
     return "\n".join(out) + "\n"
 

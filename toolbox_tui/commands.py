@@ -27,7 +27,7 @@ def palette_commands(registry: Registry) -> Iterator[PaletteCommand]:
     yield PaletteCommand("checks: fix selected", "Key f", "fix")
     yield PaletteCommand("app: help", "Key ?", "help")
     yield PaletteCommand("app: quit", "Key q", "quit")
-    for action in registry.actions.values():
+    for action in registry.actions_in_pane_order():
         danger = " (dangerous: asks you to type its id)" if action.dangerous else ""
         yield PaletteCommand(
             f"fix: {action.title}", f"{action.id}{danger}", f"fix_with('{action.id}')"

@@ -35,3 +35,11 @@ class ActionCompleted(Message):
         self.outcome = outcome
         self.message = message
         self.check_id = check_id
+
+
+class RunStopped(Message):
+    """A run ended before these checks finished (replaced by a new run, or quit)."""
+
+    def __init__(self, check_ids: frozenset[str]) -> None:
+        super().__init__()
+        self.check_ids = check_ids

@@ -139,3 +139,20 @@ def test_without_a_terminal_the_dashboard_says_how_to_go_headless(tmp_path: Path
     assert proc.returncode == 2
     assert "toolbox-tui check" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_pane_without_checks_is_not_a_pass(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--pane", "security", *args_for(demo)]) == 2
+    assert "nothing to gate on" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["missing-dir/report.json", "."])
+def test_unwritable_output_is_bad_usage_before_running(
+    demo: Demo, tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / where
+    assert main(["check", "--output", str(target), *args_for(demo)]) == 2
+    err = capsys.readouterr().err
+    assert "--output" in err and "Traceback" not in err

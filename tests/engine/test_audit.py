@@ -85,3 +85,50 @@ async def test_unwritable_audit_log_refuses_to_act(
     events = await run(make_action(target, dangerous=False), ctx, confirmed=True)
     assert events[-1].outcome == "refused" and "audit log" in events[-1].message
     assert not target.exists()
+
+
+async def test_read_only_writes_nothing_not_even_the_audit_log(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    ctx = make_context(read_only=True, audit_log=tmp_path / "sub" / "audit.log")
+    events = await run(make_action(tmp_path / "x", dangerous=False), ctx, confirmed=True)
+    assert events[-1].outcome == "refused"
+    assert not (tmp_path / "sub").exists()
+
+
+async def test_dry_run_is_allowed_under_read_only(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    ctx = make_context(read_only=True)
+    events = await run(make_action(tmp_path / "x", True), ctx, confirmed=False, dry_run=True)
+    assert events[-1].outcome == "dry-run"
+
+
+async def test_an_action_cut_off_half_way_is_still_audited(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    import asyncio
+
+    started = asyncio.Event()
+
+    async def preview(ctx):  # type: ignore[no-untyped-def]
+        return "wait forever"
+
+    async def run_forever(ctx):  # type: ignore[no-untyped-def]
+        ctx.log("started")
+        started.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    ctx = make_context()
+    stream = run_action(
+        Action("t.forever", "Forever", "", False, "health", preview, run_forever),
+        ctx,
+        confirmed=True,
+    )
+    async for event in stream:
+        if isinstance(event, Log) and event.line == "started":
+            break
+    await stream.aclose()
+    [record] = audit.read(ctx.config.audit_path)
+    assert record.outcome == "cancelled"

@@ -39,7 +39,7 @@ def test_set_values_keeps_everything_else_byte_for_byte(tmp_path: Path) -> None:
     assert parse_env_text(text).values["NEW_ONE"] == "a b"
     assert os.stat(env).st_mode & 0o777 == 0o640
     assert backup is not None and backup.read_text(encoding="utf-8") == SAMPLE
-    assert os.stat(backup).st_mode & 0o777 == 0o640
+    assert os.stat(backup).st_mode & 0o777 == 0o600  # old secrets: private, whatever the file
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
@@ -63,3 +63,28 @@ def test_loading_problems_become_messages_not_exceptions(tmp_path: Path) -> None
     binary = tmp_path / "binary.env"
     binary.write_bytes(b"\xff\xfe\x00A=1")
     assert "UTF-8" in (DeploymentEnv.load(binary).load_error or "")
+
+
+def test_duplicated_name_is_rewritten_everywhere(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("KEY=old\nOTHER=1\nKEY=older\n", encoding="utf-8")
+    set_values(env, {"KEY": "new"})
+    assert env.read_text(encoding="utf-8") == "KEY=new\nOTHER=1\nKEY=new\n"
+
+
+def test_symlinked_env_file_updates_its_target(tmp_path: Path) -> None:
+    real = tmp_path / "shared.env"
+    real.write_text("KEY=old\n", encoding="utf-8")
+    link = tmp_path / ".env"
+    link.symlink_to(real)
+    set_values(link, {"KEY": "new"})
+    assert link.is_symlink()
+    assert real.read_text(encoding="utf-8") == "KEY=new\n"
+
+
+def test_values_with_both_quotes_round_trip(tmp_path: Path) -> None:
+    value = """it's "quoted" \\ here"""
+    env = tmp_path / ".env"
+    env.write_text("", encoding="utf-8")
+    set_values(env, {"KEY": value})
+    assert parse_env_text(env.read_text(encoding="utf-8")).values["KEY"] == value

@@ -75,3 +75,18 @@ def test_coverage_states() -> None:
     states = {row.state for row in rows}
     assert "automated" in states and "not covered" in states
     assert len(rows) == len(checklist.all_refs())
+
+
+def test_a_misspelt_need_is_refused() -> None:
+    registry = Registry()
+    registry.check(id="a.one", pane="health", title="x", needs=["a.tow"])(passed)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"needs unknown check\(s\): a\.tow"):
+        registry.select()
+
+
+def test_a_cycle_of_needs_is_refused() -> None:
+    registry = Registry()
+    registry.check(id="a.one", pane="health", title="x", needs=["a.two"])(passed)  # type: ignore[arg-type]
+    registry.check(id="a.two", pane="health", title="x", needs=["a.one"])(passed)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"cycle: a\.one -> a\.two -> a\.one"):
+        registry.select()

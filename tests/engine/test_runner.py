@@ -174,3 +174,34 @@ async def test_closing_the_stream_cancels_running_checks(make_context: MakeConte
             break
     await stream.aclose()
     assert cancelled.is_set()
+
+
+async def test_cancellation_escaping_a_check_is_an_error_not_a_hang(
+    make_context: MakeContext,
+) -> None:
+    registry = Registry()
+
+    @registry.check(id="t.self-cancel", pane="health", title="a library gives up")
+    async def gives_up(ctx):  # type: ignore[no-untyped-def]
+        raise asyncio.CancelledError
+
+    result = results(await collect(registry, make_context()))["t.self-cancel"]
+    assert result.status is Status.ERROR and "cancelled from inside" in result.message
+
+
+async def test_multi_line_secret_in_a_traceback_is_masked(make_context: MakeContext) -> None:
+    pem = (
+        "-----BEGIN KEY-----\n"
+        "MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
+        "-----END KEY-----"
+    )
+    registry = Registry()
+
+    @registry.check(id="t.pem", pane="health", title="pem")
+    async def pem_check(ctx):  # type: ignore[no-untyped-def]
+        raise ValueError(f"bad key:\n{pem}")
+
+    ctx = make_context()
+    ctx.redactor.add(pem)
+    events = await collect(registry, ctx)
+    assert "MIIBOgIBAAJBAKj34Gkx" not in repr(events)

@@ -38,7 +38,14 @@ async def fixed_durations(specs: Sequence[CheckSpec], ctx: CheckContext) -> Asyn
 
 @pytest.fixture
 def demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolboxApp:
-    write_demo(tmp_path, now=FIXED_NOW, seed=2026)
+    # Port 1 on loopback: refused at once, the same way on every machine (no DNS involved).
+    write_demo(
+        tmp_path,
+        now=FIXED_NOW,
+        seed=2026,
+        database_url="postgresql://toolboxai:demo-db-password@127.0.0.1:1/toolboxai_prod",
+        redis_url="redis://:demo-redis-password@127.0.0.1:1/0",
+    )
     # Relative paths, so no temporary directory name reaches a screen.
     monkeypatch.chdir(tmp_path)
     config = ToolboxConfig(env_file=Path(".env"), app_dir=Path("."), app_venv=Path("venv"))

@@ -53,6 +53,8 @@ class Demo:
             "app_dir": self.app_dir,
             "app_venv": self.venv,
             "audit_log": self.app_dir / "toolbox-audit.log",
+            "alembic_ini": self.app_dir / "alembic.ini",
+            "backup_dir": self.app_dir / "backups",
         }
 
 
@@ -86,14 +88,24 @@ def _supabase_key(role: str, signing_secret: str, now: datetime) -> str:
     return jwt.encode(claims, signing_secret, algorithm="HS256")
 
 
-def demo_env_text(now: datetime | None = None, seed: int | None = None) -> str:
-    """The demo's env file; the Fernet key was last rotated 41 days before ``now``."""
+def demo_env_text(
+    now: datetime | None = None,
+    seed: int | None = None,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> str:
+    """The demo's env file; the Fernet key was last rotated 41 days before ``now``.
+
+    ``database_url`` / ``redis_url`` point it at the sandbox's real servers; without them
+    the URLs name hosts that do not exist here.
+    """
     now = now or datetime.now(UTC)
     rand = _Randomness(seed)
     supabase_secret = rand.urlsafe(32)
     values = {
-        "db_password": rand.urlsafe(18),
-        "redis_password": rand.urlsafe(18),
+        "database_url": database_url
+        or f"postgresql://toolboxai:{rand.urlsafe(18)}@db.internal:5432/toolboxai_prod",
+        "redis_url": redis_url or f"redis://:{rand.urlsafe(18)}@cache.internal:6379/0",
         "secret_key": rand.hex(32),
         "jwt_secret": rand.hex(32),
         "sendgrid": f"SG.{rand.urlsafe(16)[:22]}.{rand.urlsafe(32)[:43]}",
@@ -126,8 +138,8 @@ LOG_LEVEL=INFO
 SECRET_KEY={secret_key}
 
 # Database
-DATABASE_URL=postgresql://toolboxai:{db_password}@db.internal:5432/toolboxai_prod
-REDIS_URL=redis://:{redis_password}@cache.internal:6379/0
+DATABASE_URL={database_url}
+REDIS_URL={redis_url}
 
 # JWT Authentication
 JWT_SECRET_KEY={jwt_secret}
@@ -191,7 +203,13 @@ def write_site_packages(venv: Path, packages: dict[str, str]) -> Path:
     return site
 
 
-def write_demo(app_dir: Path, now: datetime | None = None, seed: int | None = None) -> Demo:
+def write_demo(
+    app_dir: Path,
+    now: datetime | None = None,
+    seed: int | None = None,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> Demo:
     """A fresh demo deployment in ``app_dir`` (anything of an earlier demo there is replaced)."""
     demo = Demo(app_dir.resolve())
     if demo.venv.exists():
@@ -199,7 +217,7 @@ def write_demo(app_dir: Path, now: datetime | None = None, seed: int | None = No
     demo.app_dir.mkdir(parents=True, exist_ok=True)
     for stale in (demo.env_file.with_name(".env.backup"),):
         stale.unlink(missing_ok=True)
-    atomic_write(demo.env_file, demo_env_text(now, seed), backup=False)
+    atomic_write(demo.env_file, demo_env_text(now, seed, database_url, redis_url), backup=False)
     # Group- and world-readable, as a hurried `cp` leaves it: env.file-permissions fails.
     demo.env_file.chmod(0o644)
     write_site_packages(demo.venv, DEMO_PACKAGES)

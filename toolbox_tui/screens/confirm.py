@@ -6,6 +6,7 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
@@ -65,7 +66,7 @@ class ConfirmActionScreen(ModalScreen[bool]):
                     f"Type [b]{escape(self.expected)}[/b] and press Enter to run it; Esc cancels.",
                     id="prompt",
                 )
-                yield Input(placeholder=self.expected, id="typed")
+                yield Input(placeholder="type the action id here", id="typed")
             else:
                 yield Static("Press Enter to run it; Esc cancels.", id="prompt")
 
@@ -83,8 +84,11 @@ class ConfirmActionScreen(ModalScreen[bool]):
             )
             event.input.value = ""
 
-    def key_enter(self) -> None:
-        if not self.action_spec.dangerous:
+    def on_key(self, event: Key) -> None:
+        if event.key == "enter" and not self.action_spec.dangerous:
+            # Stop it here, or the same Enter opens a check's detail on the screen below.
+            event.stop()
+            event.prevent_default()
             self.dismiss(True)
 
     def action_cancel(self) -> None:

@@ -1,7 +1,8 @@
 """The dashboard: summary bar, one tab per pane, a filter line and the footer.
 
 It renders the app's :class:`~toolbox_tui.board.Board`; the app tells it which check
-changed, and it redraws just that row.
+changed, and it redraws that check's pane (rows are sorted worst first, so one new
+status can move rows).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from toolbox_tui.widgets.summary_bar import SummaryBar
 class DashboardScreen(Screen[None]):
     DEFAULT_CSS = """
     DashboardScreen #filter {
-        dock: bottom;
         display: none;
         height: 1;
         border: none;
         padding: 0 1;
+        background: $boost;
     }
     DashboardScreen #filter.-active {
         display: block;
@@ -131,6 +132,10 @@ class DashboardScreen(Screen[None]):
         self.show_pane(self.active_pane)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # This arrives after the key that switched panes; if "/" came in between, the filter
+        # box has the focus and must keep it, or the typed letters would act as keys.
+        if isinstance(self.focused, Input):
+            return
         table = self._table(self.active_pane)
         if table is not None:
             table.focus()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -43,7 +44,7 @@ class PickActionScreen(ModalScreen[str | None]):
             yield Static("Which fix? (Enter picks, Esc cancels)")
             yield OptionList(
                 *(
-                    Option(f"{a.title}{'  [dangerous]' if a.dangerous else ''}", id=a.id)
+                    Option(Text(a.title + ("  (dangerous)" if a.dangerous else "")), id=a.id)
                     for a in self.choices
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.events import Resize
 from textual.widgets import DataTable
@@ -61,11 +62,12 @@ class CheckTable(DataTable[object]):
 
     def _cells(self, row: Row) -> tuple[object, ...]:
         title_width, message_width = self._widths()
+        # Text, not str: a DataTable reads strings as markup, and messages quote env values.
         return (
             status_text(row.status, row.running),
-            _cut(row.title, title_width),
-            duration_text(row.duration_ms),
-            _cut(row.message, message_width),
+            Text(_cut(row.title, title_width)),
+            Text(duration_text(row.duration_ms)),
+            Text(_cut(row.message, message_width)),
         )
 
     @property

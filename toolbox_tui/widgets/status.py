@@ -1,7 +1,8 @@
 """How a status looks: a word that reads without colour, and a colour where there is one.
 
-Words first, because the dashboard must make sense with ``NO_COLOR`` and in 16 colours.
-The colours are plain ANSI names, so a 16-colour terminal shows them as intended.
+Words first, because the dashboard must make sense with ``NO_COLOR`` and in 16 colours,
+where the theme's colours are approximated; FAIL is also in reverse video, so it stands out
+with no colour at all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from toolbox_tui.reporters import STATUS_LABELS
 STATUS_STYLES: dict[Status, str] = {
     Status.PASS: "bold green",
     Status.WARN: "bold yellow",
-    Status.FAIL: "bold red",
+    # Reverse video: FAIL must stand out with no colour at all (NO_COLOR, monochrome).
+    Status.FAIL: "bold reverse red",
     Status.ERROR: "bold magenta",
     Status.SKIP: "dim",
     Status.MANUAL: "bold cyan",

@@ -1,0 +1,87 @@
+"""Running the app's alembic against a chosen database: upgrade, downgrade, offline SQL.
+
+The app's own ``alembic`` (from its virtualenv) runs when there is one, because its
+env.py may import the app; otherwise this tool's. The target database is handed over as
+``DATABASE_URL`` in the environment — what the checklist's env.py reads — and, for an
+ini that names ``sqlalchemy.url`` itself, through a private copy of the ini beside it.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from checks.postgres import DatabaseTarget
+from checks.subprocesses import Completed, run
+
+
+def alembic_argv(venv: Path) -> list[str]:
+    app_alembic = venv / "bin" / "alembic"
+    if app_alembic.is_file() and os.access(app_alembic, os.X_OK):
+        return [str(app_alembic)]
+    return [sys.executable, "-m", "alembic"]
+
+
+@contextlib.contextmanager
+def ini_for(ini: Path, target: DatabaseTarget) -> Iterator[Path]:
+    """The ini to run with: the original, or a 0600 copy whose sqlalchemy.url is ``target``."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ini, encoding="utf-8")
+    if not parser.get("alembic", "sqlalchemy.url", fallback="").strip():
+        yield ini
+        return
+    parser.set("alembic", "sqlalchemy.url", target.dsn.replace("%", "%%"))
+    # Beside the original, so %(here)s in it still means the same directory.
+    fd, name = tempfile.mkstemp(prefix=".toolbox-", suffix=".ini", dir=ini.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            parser.write(handle)
+        yield Path(name)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
+async def alembic(
+    ini: Path,
+    venv: Path,
+    target: DatabaseTarget,
+    args: Sequence[str],
+    log: Callable[[str], None] | None = None,
+    capture_stdout: bool = False,
+) -> Completed:
+    env = target.libpq_env()
+    env["DATABASE_URL"] = target.dsn
+    with ini_for(ini, target) as run_ini:
+        return await run(
+            [*alembic_argv(venv), "-c", str(run_ini), *args],
+            env=env,
+            cwd=ini.parent,
+            log=log,
+            capture_stdout=capture_stdout,
+        )
+
+
+def upgrade_range(current: set[str]) -> str:
+    """The ``--sql`` range from what the database has to the heads."""
+    if not current:
+        return "heads"
+    if len(current) == 1:
+        return f"{next(iter(current))}:heads"
+    raise ValueError("offline SQL needs a single current revision")
+
+
+def failing_statement(lines: Sequence[str]) -> str:
+    """The SQL alembic was running when it failed, from its ``[SQL: ...]`` line."""
+    for line in lines:
+        if line.strip().startswith("[SQL:"):
+            return line.strip()[len("[SQL:") :].rstrip("]").strip()
+    for line in reversed(lines):
+        if "Error" in line:
+            return line.strip()
+    return lines[-1].strip() if lines else "(alembic printed nothing)"

@@ -1,0 +1,150 @@
+"""Rehearsing an upgrade: the schema copied into a scratch database, the pending migrations
+applied, reversed and applied again, each step timed, and the scratch database dropped.
+
+A migration that fails, or a downgrade that does not restore the schema it started from,
+fails the rehearsal with the statement or the difference that shows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import secrets
+import time
+
+from checks.context import CheckContext
+from checks.core import ActionFailed
+from checks.migrations import alembic_cli
+from checks.migrations.state import current_revisions
+from checks.postgres import DatabaseTarget, DatabaseUnavailable, open_connection
+from checks.subprocesses import run
+
+
+async def _dump_schema(pg_dump: str, t: DatabaseTarget, *, for_comparison: bool) -> str:
+    argv = [pg_dump, "--schema-only", "--no-owner", "--no-privileges", "--no-password"]
+    if for_comparison:
+        # alembic keeps its table after a downgrade to base; it is not the app's schema.
+        argv.append("--exclude-table=alembic_version")
+    result = await run(
+        argv,
+        env=t.libpq_env(),
+        capture_stdout=True,
+    )
+    if not result.ok:
+        raise ActionFailed("pg_dump --schema-only failed: " + " ".join(result.stderr_lines[-1:]))
+    return result.stdout
+
+
+def _comparable(schema: str) -> list[str]:
+    """The DDL lines of a dump, without comments and session settings that always differ.
+
+    Trailing commas go too: a column added last moves the comma onto the line before it,
+    which would otherwise show as a second, spurious change.
+    """
+    return [
+        line.rstrip().rstrip(",")
+        for line in schema.splitlines()
+        if line.strip()
+        and not line.startswith(("--", "SET ", "SELECT pg_catalog.set_config", "\\"))
+    ]
+
+
+async def _load(psql: str, t: DatabaseTarget, sql: str) -> None:
+    result = await run(
+        [psql, "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", "--file=-"],
+        env=t.libpq_env(),
+        stdin=sql.encode("utf-8"),
+        capture_stdout=True,
+    )
+    if not result.ok:
+        raise ActionFailed("Copying the schema failed: " + " ".join(result.stderr_lines[-2:]))
+
+
+async def _version_rows(pg_dump: str, t: DatabaseTarget) -> str:
+    result = await run(
+        [pg_dump, "--data-only", "--table=alembic_version", "--inserts", "--no-password"],
+        env=t.libpq_env(),
+        capture_stdout=True,
+    )
+    return result.stdout if result.ok else ""
+
+
+async def _step(ctx: CheckContext, name: str, scratch: DatabaseTarget, args: list[str]) -> float:
+    ctx.log(f"── {name}: alembic {' '.join(args)}")
+    start = time.perf_counter()
+    result = await alembic_cli.alembic(
+        ctx.config.alembic_ini_path, ctx.config.venv_path, scratch, args, log=ctx.log
+    )
+    seconds = time.perf_counter() - start
+    if not result.ok:
+        raise ActionFailed(
+            f"Rehearsal failed during {name}: " + alembic_cli.failing_statement(result.stderr_lines)
+        )
+    ctx.log(f"   {name} took {seconds:.2f} s")
+    return seconds
+
+
+async def rehearse(ctx: CheckContext, t: DatabaseTarget, pg_dump: str, psql: str) -> str:
+    try:
+        admin = await open_connection(t)
+    except DatabaseUnavailable as exc:
+        raise ActionFailed(f"{exc} {exc.hint}") from None
+    scratch = t.with_database(f"toolbox_rehearsal_{secrets.token_hex(4)}")
+    try:
+        current = await current_revisions(admin)
+        if len(current) > 1:
+            raise ActionFailed("The database is on several branches; merge the heads first.")
+        start_at = next(iter(current), "base")
+        ctx.log(f"creating scratch database {scratch.database}")
+        try:
+            await admin.execute(f'CREATE DATABASE "{scratch.database}"')
+        except Exception as exc:
+            raise ActionFailed(
+                f"Cannot create a scratch database ({type(exc).__name__}: {exc}); the "
+                "DATABASE_URL user needs CREATEDB for a rehearsal."
+            ) from None
+        try:
+            return await _rehearse_in(ctx, t, scratch, start_at, pg_dump, psql)
+        finally:
+            ctx.log(f"dropping scratch database {scratch.database}")
+            with contextlib.suppress(Exception):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)')
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close(timeout=2)
+
+
+async def _rehearse_in(
+    ctx: CheckContext,
+    t: DatabaseTarget,
+    scratch: DatabaseTarget,
+    start_at: str,
+    pg_dump: str,
+    psql: str,
+) -> str:
+    ctx.log("copying the schema (pg_dump --schema-only | psql)")
+    copy = await _dump_schema(pg_dump, t, for_comparison=False)
+    await _load(psql, scratch, copy + "\n" + await _version_rows(pg_dump, t))
+    original = await _dump_schema(pg_dump, scratch, for_comparison=True)
+    up = await _step(ctx, "upgrade", scratch, ["upgrade", "heads"])
+    down = await _step(ctx, "downgrade", scratch, ["downgrade", start_at])
+    after_down = await _dump_schema(pg_dump, scratch, for_comparison=True)
+    difference = list(
+        difflib.unified_diff(_comparable(original), _comparable(after_down), lineterm="", n=0)
+    )
+    if difference:
+        for line in difference[:40]:
+            ctx.log(line)
+        changed = [
+            line for line in difference if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ][:2]
+        raise ActionFailed(
+            "The downgrade does not restore the schema it started from: "
+            + " | ".join(changed)
+            + " (the log has the whole difference)."
+        )
+    again = await _step(ctx, "upgrade again", scratch, ["upgrade", "heads"])
+    return (
+        f"Rehearsal passed: upgrade {up:.1f} s, downgrade {down:.1f} s (schema restored), "
+        f"upgrade again {again:.1f} s."
+    )

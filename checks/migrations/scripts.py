@@ -1,0 +1,107 @@
+"""The app's alembic scripts, read without running its env.py.
+
+``ScriptDirectory`` is blocking file I/O, so callers go through :func:`load` in a thread.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError
+
+
+class ScriptsUnavailable(Exception):
+    """The alembic.ini or its script directory cannot be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    message: str
+    path: Path
+    down_revisions: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} ({self.message})" if self.message else self.id
+
+
+@dataclass(frozen=True)
+class Scripts:
+    ini: Path
+    heads: tuple[str, ...]
+    revisions: dict[str, Revision]
+    _directory: ScriptDirectory
+
+    def pending(self, current: set[str]) -> list[Revision]:
+        """Revisions between ``current`` and the heads, oldest first."""
+        applied: set[str] = set()
+        for rev in current:
+            if rev in self.revisions:
+                applied |= self._ancestors(rev)
+        order = self._oldest_first()
+        return [self.revisions[r] for r in order if r not in applied]
+
+    def unknown(self, current: set[str]) -> set[str]:
+        return {rev for rev in current if rev not in self.revisions}
+
+    def _ancestors(self, rev: str) -> set[str]:
+        seen, stack = set(), [rev]
+        while stack:
+            node = stack.pop()
+            if node in seen or node not in self.revisions:
+                continue
+            seen.add(node)
+            stack.extend(self.revisions[node].down_revisions)
+        return seen
+
+    def _oldest_first(self) -> list[str]:
+        walked = [script.revision for script in self._directory.walk_revisions()]
+        return list(reversed(walked))
+
+
+def _revision(script: Script) -> Revision:
+    down = script.down_revision
+    downs = (down,) if isinstance(down, str) else tuple(down or ())
+    return Revision(script.revision, (script.doc or "").strip(), Path(script.path), downs)
+
+
+def load_blocking(ini: Path) -> Scripts:
+    if not ini.is_file():
+        raise ScriptsUnavailable(f"No alembic.ini at {ini}.")
+    try:
+        config = Config(str(ini))
+        directory = ScriptDirectory.from_config(config)
+        revisions = {s.revision: _revision(s) for s in directory.walk_revisions()}
+        heads = tuple(directory.get_heads())
+    except CommandError as exc:
+        raise ScriptsUnavailable(f"alembic cannot read {ini}: {exc}") from None
+    except Exception as exc:  # a broken revision file raises whatever its import raises
+        raise ScriptsUnavailable(
+            f"alembic cannot load the scripts of {ini}: {type(exc).__name__}: {exc}"
+        ) from None
+    return Scripts(ini, heads, revisions, directory)
+
+
+async def load(ini: Path) -> Scripts:
+    return await asyncio.to_thread(load_blocking, ini)
+
+
+def downgrade_is_empty(path: Path) -> bool:
+    """True when the file's ``downgrade()`` does nothing (only ``pass``, ``...`` or a docstring)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            return all(_is_noop(stmt) for stmt in node.body)
+    return True  # no downgrade() at all
+
+
+def _is_noop(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Pass):
+        return True
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)

@@ -1,0 +1,166 @@
+"""Migrations pane against a real PostgreSQL: each check passes, and fails for its reason."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from checks.core import Status
+from tests.checks.db_helpers import (
+    ALEMBIC_INI,
+    db_context,
+    execute,
+    irreversible_revision,
+    migrate,
+    risky_revision,
+    run_check,
+)
+from tests.conftest import MakeContext
+from toolbox_tui.sandbox.app_alembic import add_revision, add_second_head, copy_alembic
+from toolbox_tui.sandbox.ports import free_port
+
+
+@pytest.fixture
+def app_ini(tmp_path: Path) -> Path:
+    """A private copy of the release's alembic directory, free to break."""
+    return copy_alembic(tmp_path / "app")
+
+
+async def test_reachable(make_context: MakeContext, database: str) -> None:
+    result = await run_check(db_context(make_context, database), "db.reachable")
+    assert result.status is Status.PASS
+    assert "Connected to PostgreSQL" in result.message and "server version" in result.evidence
+
+
+async def test_unreachable_port_is_refused(make_context: MakeContext) -> None:
+    url = f"postgresql://app:pw@127.0.0.1:{free_port()}/prod"
+    result = await run_check(db_context(make_context, url), "db.reachable")
+    assert result.status is Status.FAIL and "refused the connection" in result.message
+
+
+async def test_wrong_password(make_context: MakeContext, database: str) -> None:
+    wrong = database.replace("postgres:", "postgres:wrong-", 1)
+    result = await run_check(db_context(make_context, wrong), "db.reachable")
+    assert result.status is Status.FAIL and "rejected the password" in result.message
+    assert "wrong-" not in result.message
+
+
+async def test_unknown_database(make_context: MakeContext, database: str) -> None:
+    url = database.rsplit("/", 1)[0] + "/no_such_db"
+    result = await run_check(db_context(make_context, url), "db.reachable")
+    assert result.status is Status.FAIL and "'no_such_db' does not exist" in result.message
+
+
+async def test_hung_server_times_out(make_context: MakeContext) -> None:
+    # Accepts the TCP connection and never says a word, like a wedged proxy.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ctx = db_context(make_context, f"postgresql://a:b@127.0.0.1:{port}/db", check_timeout=1)
+        result = await run_check(ctx, "db.reachable")
+    finally:
+        server.close()
+    assert result.status is Status.ERROR and "Timed out after 1 s" in result.message
+
+
+async def test_pending_migrations_are_listed(make_context: MakeContext, database: str) -> None:
+    await migrate(ALEMBIC_INI, database, "upgrade", "0001_baseline")
+    result = await run_check(db_context(make_context, database), "db.revision-state")
+    assert result.status is Status.FAIL
+    assert "1 pending migration(s): 0002_roblox_email_queue" in result.message
+    assert result.actions == ("db.backup", "db.upgrade")
+
+
+async def test_at_head_passes(make_context: MakeContext, database: str) -> None:
+    await migrate(ALEMBIC_INI, database, "upgrade", "head")
+    ctx = db_context(make_context, database)
+    for check_id in ("db.revision-state", "db.required-tables", "db.email-queue", "db.reversible"):
+        result = await run_check(ctx, check_id)
+        assert result.status is Status.PASS, (check_id, result.message)
+
+
+async def test_database_newer_than_code(make_context: MakeContext, database: str) -> None:
+    await migrate(ALEMBIC_INI, database, "upgrade", "head")
+    await execute(database, "UPDATE alembic_version SET version_num = '0042_future'")
+    result = await run_check(db_context(make_context, database), "db.revision-state")
+    assert result.status is Status.FAIL
+    assert "0042_future, which these scripts do not know" in result.message
+
+
+async def test_multiple_heads_named(
+    make_context: MakeContext, database: str, app_ini: Path
+) -> None:
+    add_second_head(app_ini.parent)
+    ctx = db_context(make_context, database, alembic_ini=app_ini)
+    result = await run_check(ctx, "db.single-head")
+    assert result.status is Status.FAIL
+    assert "2 heads: 0002_roblox_email_queue, 0003_user_nickname" in result.message
+    state = await run_check(ctx, "db.revision-state")
+    assert state.status is Status.SKIP  # one failure, not a cascade
+
+
+async def test_single_head(make_context: MakeContext, database: str) -> None:
+    result = await run_check(db_context(make_context, database), "db.single-head")
+    assert result.status is Status.PASS and "0002_roblox_email_queue" in result.message
+
+
+async def test_missing_alembic_ini(
+    make_context: MakeContext, database: str, tmp_path: Path
+) -> None:
+    ctx = db_context(make_context, database, alembic_ini=tmp_path / "nope.ini")
+    result = await run_check(ctx, "db.single-head")
+    assert result.status is Status.FAIL and "No alembic.ini" in result.message
+
+
+async def test_irreversible_pending_migration(
+    make_context: MakeContext, database: str, app_ini: Path
+) -> None:
+    add_revision(app_ini.parent, "0009_one_way", irreversible_revision())
+    await migrate(app_ini, database, "upgrade", "0002_roblox_email_queue")
+    result = await run_check(
+        db_context(make_context, database, alembic_ini=app_ini), "db.reversible"
+    )
+    assert result.status is Status.FAIL
+    assert "No downgrade() in: 0009_one_way" in result.message
+
+
+async def test_risky_ddl_is_warned_with_statement(
+    make_context: MakeContext, database: str, app_ini: Path
+) -> None:
+    add_revision(app_ini.parent, "0009_risky", risky_revision())
+    await migrate(app_ini, database, "upgrade", "0002_roblox_email_queue")
+    ctx = db_context(make_context, database, alembic_ini=app_ini)
+    result = await run_check(ctx, "db.migration-lint")
+    assert result.status is Status.WARN
+    assert "NOT NULL column without a default on users" in result.message
+    assert "CREATE INDEX without CONCURRENTLY on users" in result.message
+    assert any("ADD COLUMN age INTEGER NOT NULL" in v for v in result.evidence.values())
+
+
+async def test_release_ddl_on_new_tables_is_safe(make_context: MakeContext, database: str) -> None:
+    await migrate(ALEMBIC_INI, database, "upgrade", "0001_baseline")
+    result = await run_check(db_context(make_context, database), "db.migration-lint")
+    assert result.status is Status.PASS, result.message
+
+
+async def test_missing_table_after_upgrade(make_context: MakeContext, database: str) -> None:
+    await migrate(ALEMBIC_INI, database, "upgrade", "head")
+    await execute(database, "DROP TABLE email_queue")
+    result = await run_check(db_context(make_context, database), "db.required-tables")
+    assert result.status is Status.FAIL and "Missing table(s): email_queue" in result.message
+
+
+async def test_email_queue_backlog_warns(make_context: MakeContext, database: str) -> None:
+    await migrate(ALEMBIC_INI, database, "upgrade", "head")
+    await execute(
+        database,
+        "INSERT INTO email_queue (to_email, subject, template_name) "
+        "SELECT 'u' || n || '@example.com', 'hi', 'notification' FROM generate_series(1, 1001) n",
+    )
+    result = await run_check(db_context(make_context, database), "db.email-queue")
+    assert result.status is Status.WARN and "1001 emails waiting" in result.message

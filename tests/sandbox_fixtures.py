@@ -1,0 +1,40 @@
+"""Real local PostgreSQL and Redis servers for the tests, and a fresh database per test.
+
+A pytest plugin (``pytest_plugins`` in tests/conftest.py). Each server starts the first time
+a test asks for it and once per session: a run that needs neither starts neither. The
+servers are stopped when the session ends, whatever the tests did.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from toolbox_tui.sandbox.postgres import PostgresServer
+from toolbox_tui.sandbox.redis import RedisServer
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for the whole session; connect with ``postgres_server.url()``."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server for the whole session; connect with ``redis_server.url()``."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def database(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty database on the session's server, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    url = postgres_server.create_database(name)
+    yield url
+    # Ends any connection the test left open: a leaked pool must not keep the drop waiting.
+    postgres_server.drop_database(name)

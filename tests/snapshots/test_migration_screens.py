@@ -1,0 +1,126 @@
+"""Snapshots of the Migrations pane on the real sandbox: pending migrations, and the live log
+of a backup and an upgrade run from the dashboard.
+
+The servers' ports, versions and timings vary from run to run, so the numbers are
+normalised before anything reaches the screen; everything else is what a person sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from checks import catalog
+from checks.context import CheckContext
+from checks.core import CheckResult, CheckSpec
+from checks.redact import Redactor
+from checks.runner import Event, Finished, run_checks
+from checks.settings import DeploymentEnv, ToolboxConfig
+from tests.conftest import FIXED_NOW
+from tests.tui.conftest import settle
+from toolbox_tui.app import ToolboxApp
+from toolbox_tui.sandbox.stack import Sandbox
+from toolbox_tui.screens.confirm import ConfirmActionScreen
+from toolbox_tui.screens.pick_action import PickActionScreen
+
+_VARYING = (
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:5432"),
+    (re.compile(r"PostgreSQL \d+(\.\d+)? \([^)]*\)"), "PostgreSQL 15"),
+    (re.compile(r"\d+\.\d+ ms"), "1.0 ms"),
+    (re.compile(r"\d+\.\d+ s\b"), "0.1 s"),
+    (re.compile(r"[\d,]+ bytes"), "12,345 bytes"),
+)
+
+
+def steady(text: str) -> str:
+    for pattern, replacement in _VARYING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def steady_result(result: CheckResult) -> CheckResult:
+    return dataclasses.replace(
+        result,
+        message=steady(result.message),
+        evidence={k: steady(v) for k, v in result.evidence.items()},
+        duration_ms=12.0,
+    )
+
+
+async def steady_runner(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIterator[Event]:
+    async for event in run_checks(specs, ctx):
+        yield Finished(steady_result(event.result)) if isinstance(event, Finished) else event
+
+
+class SteadyApp(ToolboxApp):
+    """The dashboard with varying numbers normalised in log lines and notifications too."""
+
+    def _append_log(self, source: str, line: str) -> None:
+        super()._append_log(source, steady(line))
+
+    def notify(self, message: str, **kwargs) -> None:  # type: ignore[no-untyped-def,override]
+        super().notify(steady(message), **kwargs)
+
+
+@pytest.fixture
+def sandbox_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ToolboxApp]:
+    with Sandbox(tmp_path, ["pending-migration"], now=FIXED_NOW, seed=2026):
+        monkeypatch.chdir(tmp_path)
+        config = ToolboxConfig(
+            env_file=Path(".env"),
+            app_dir=Path("."),
+            app_venv=Path("venv"),
+            alembic_ini=Path("alembic.ini"),
+            backup_dir=Path("backups"),
+        )
+        env = DeploymentEnv.load(config.env_file)
+        ctx = CheckContext(env, config, Redactor(env.secret_values()), clock=lambda: FIXED_NOW)
+        yield SteadyApp(ctx, catalog.load(), runner=steady_runner)
+
+
+async def migrations_pane(pilot) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot.app, pilot)
+    await pilot.press("2")
+
+
+async def wait_for(pilot, screen_type: type) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(100):
+        if isinstance(pilot.app.screen, screen_type):
+            return
+        await pilot.pause()
+    raise AssertionError(f"{screen_type.__name__} never showed")
+
+
+def test_pending_migrations(snap_compare, sandbox_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The Migrations pane with the release's migration pending: "Database at the scripts'
+    head" FAIL on top naming 0002_roblox_email_queue, the tables check skipped because of it,
+    reachability, one head, reversibility and the DDL review passing."""
+    assert snap_compare(sandbox_app, terminal_size=(80, 24), run_before=migrations_pane)
+
+
+def test_upgrade_live_log(snap_compare, sandbox_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The detail of the revision check after a backup and an upgrade run from it: the check
+    now PASSes at head, and the log shows pg_dump's line, the typed-confirmed upgrade's
+    preview SQL and alembic's "Running upgrade 0001_baseline -> 0002_roblox_email_queue"."""
+
+    async def backup_then_upgrade(pilot) -> None:  # type: ignore[no-untyped-def]
+        await migrations_pane(pilot)
+        await pilot.press("enter", "f")
+        await wait_for(pilot, PickActionScreen)
+        await pilot.press("enter")  # db.backup
+        await wait_for(pilot, ConfirmActionScreen)
+        await pilot.press("enter")
+        await settle(pilot.app, pilot)
+        await pilot.press("f")
+        await wait_for(pilot, PickActionScreen)
+        await pilot.press("down", "enter")  # db.upgrade
+        await wait_for(pilot, ConfirmActionScreen)
+        await pilot.press(*"db.upgrade", "enter")
+        await settle(pilot.app, pilot)
+        assert pilot.app.board.results["db.revision-state"].status.value == "pass"
+
+    assert snap_compare(sandbox_app, terminal_size=(80, 24), run_before=backup_then_upgrade)

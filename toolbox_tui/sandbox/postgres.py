@@ -1,0 +1,420 @@
+"""A private PostgreSQL cluster on a free loopback port, for the demo sandbox and the tests.
+
+The cluster comes from the Debian binaries (``/usr/lib/postgresql/<version>/bin``), lives in
+a fresh temporary directory, asks for a password (scram-sha-256) like a production server
+does, and is thrown away on ``stop()``. Durability is switched off: nothing here outlives
+the process that started it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import quote
+
+from toolbox_tui.sandbox.errors import SandboxError, log_tail, mask
+from toolbox_tui.sandbox.ports import free_port
+
+INSTALL_HINT = "apt-get install -y postgresql"
+BIN_ENV_VAR = "TOOLBOX_PG_BIN"
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
+
+_TOOLS = ("initdb", "postgres", "pg_ctl", "psql")
+_SUPERUSER = "postgres"
+_HOST = "127.0.0.1"
+_START_TIMEOUT = 30.0
+_START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
+_POLL_INTERVAL = 0.01
+_COMMAND_TIMEOUT = 60.0
+
+
+def find_bin_dir(bin_dir: str | Path | None = None) -> Path:
+    """The directory holding initdb, postgres, pg_ctl and psql.
+
+    ``bin_dir`` wins, then ``$TOOLBOX_PG_BIN``, then the highest Debian version installed.
+    """
+    explicit = bin_dir or os.environ.get(BIN_ENV_VAR)
+    if explicit:
+        directory = Path(explicit)
+        missing = [tool for tool in _TOOLS if not _is_executable(directory / tool)]
+        if missing:
+            raise SandboxError(
+                f"PostgreSQL binaries not found in {directory} (missing: {', '.join(missing)}); "
+                f"install them with `{INSTALL_HINT}`"
+            )
+        return directory
+    candidates = sorted(DEBIAN_ROOT.glob("*/bin"), key=_version_key, reverse=True)
+    for directory in candidates:
+        if all(_is_executable(directory / tool) for tool in _TOOLS):
+            return directory
+    raise SandboxError(
+        f"no PostgreSQL binaries under {DEBIAN_ROOT}/*/bin; install them with "
+        f"`{INSTALL_HINT}` or point ${BIN_ENV_VAR} at a directory holding {', '.join(_TOOLS)}"
+    )
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _version_key(bin_dir: Path) -> tuple[int, ...]:
+    # "9.6" < "15": compare the version numerically, not as text.
+    try:
+        return tuple(int(part) for part in bin_dir.parent.name.split("."))
+    except ValueError:
+        return (-1,)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _client_env() -> dict[str, str]:
+    # A developer's PGHOST, PGPORT, PGDATA ... must not redirect our tools to their server.
+    return {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster; ``with PostgresServer() as pg:`` starts and stops it."""
+
+    def __init__(self, password: str | None = None, bin_dir: str | Path | None = None) -> None:
+        self._password = password if password is not None else secrets.token_urlsafe(16)
+        self._bin_dir_choice = bin_dir
+        self._bin_dir: Path | None = None
+        self._dir: Path | None = None
+        self._port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        # initdb and the server refuse to run as root: root hands them to the postgres user.
+        self._uid: int | None = None
+        self._gid: int | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> PostgresServer:
+        """Create the cluster and start it; on failure nothing is left running or on disk."""
+        if self._proc is not None:
+            raise SandboxError("this PostgreSQL server is already running")
+        self._bin_dir = find_bin_dir(self._bin_dir_choice)
+        self._uid, self._gid = _cluster_owner()
+        try:
+            self._dir = Path(tempfile.mkdtemp(prefix="toolbox-pg-"))
+            self._give_to_owner(self._dir)
+            self._initdb()
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
+        # A script that dies without calling stop() must not leave the server running.
+        atexit.register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (immediately: the data is thrown away) and remove its directory.
+
+        Safe to call twice, before ``start()``, or after a start that failed half-way.
+        """
+        atexit.unregister(self.stop)
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            self._shut_down(proc)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- connection details ---------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return _HOST
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise SandboxError("the PostgreSQL server has not been started")
+        return self._port
+
+    @property
+    def user(self) -> str:
+        return _SUPERUSER
+
+    @property
+    def password(self) -> str:
+        return self._password
+
+    @property
+    def bin_dir(self) -> Path:
+        """The binaries this server runs (looked up now if it has not started yet)."""
+        return self._bin_dir or find_bin_dir(self._bin_dir_choice)
+
+    @property
+    def directory(self) -> Path | None:
+        """The temporary directory the cluster lives (or lived) in; None before ``start()``."""
+        return self._dir
+
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id, from the first line of ``postmaster.pid``."""
+        try:
+            first_line = self._pidfile().read_text(encoding="utf-8").split("\n", 1)[0]
+            return int(first_line)
+        except (OSError, ValueError) as err:
+            raise SandboxError("the PostgreSQL server is not running") from err
+
+    def url(self, database: str = "postgres") -> str:
+        """A ``postgresql://`` URL for ``database`` as the superuser, password included."""
+        return (
+            f"postgresql://{quote(self.user, safe='')}:{quote(self._password, safe='')}"
+            f"@{self.host}:{self.port}/{quote(database, safe='')}"
+        )
+
+    # -- databases ------------------------------------------------------------------------
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` and return its URL."""
+        self._psql(f"CREATE DATABASE {_quote_ident(name)}")
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` if it exists, ending any sessions still connected to it."""
+        ident = _quote_ident(name)
+        if self._major_version() >= 13:
+            self._psql(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
+            return
+        literal = "'" + name.replace("'", "''") + "'"
+        # Two -c options run as two transactions: DROP DATABASE refuses to run inside one.
+        self._psql(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {literal}",
+            f"DROP DATABASE IF EXISTS {ident}",
+        )
+
+    # -- internals ------------------------------------------------------------------------
+
+    @property
+    def _data(self) -> Path:
+        assert self._dir is not None
+        return self._dir / "data"
+
+    @property
+    def _log(self) -> Path:
+        assert self._dir is not None
+        return self._dir / "server.log"
+
+    def _pidfile(self) -> Path:
+        if self._dir is None:
+            raise OSError("no data directory")
+        return self._data / "postmaster.pid"
+
+    def _tool(self, name: str) -> str:
+        assert self._bin_dir is not None
+        return str(self._bin_dir / name)
+
+    def _give_to_owner(self, path: Path) -> None:
+        if self._uid is not None and self._gid is not None:
+            os.chown(path, self._uid, self._gid)
+
+    def _run_as_owner(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        # Popen's user/group switch the child itself, like `runuser -u postgres --` but
+        # without an extra process in between.
+        return subprocess.run(
+            argv,
+            cwd=self._dir,
+            env=_client_env(),
+            user=self._uid,
+            group=self._gid,
+            extra_groups=[] if self._uid is not None else None,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def _initdb(self) -> None:
+        assert self._dir is not None
+        pwfile = self._dir / "pwfile"
+        pwfile.touch(mode=0o600)
+        pwfile.write_text(self._password + "\n", encoding="utf-8")
+        self._give_to_owner(pwfile)
+        try:
+            done = self._run_as_owner(
+                [
+                    self._tool("initdb"),
+                    "-D",
+                    str(self._data),
+                    "-U",
+                    _SUPERUSER,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    # The cluster is deleted on stop: flushing it to disk buys nothing.
+                    "--no-sync",
+                ],
+                timeout=_COMMAND_TIMEOUT,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if done.returncode != 0:
+            output = "\n".join((done.stdout + done.stderr).splitlines()[-20:])
+            raise SandboxError(
+                f"initdb failed (exit {done.returncode}):\n{mask(output, self._password)}"
+            )
+
+    def _launch(self) -> None:
+        assert self._dir is not None
+        sockets = self._dir / "sockets"
+        sockets.mkdir()
+        self._give_to_owner(sockets)
+        for _attempt in range(_START_ATTEMPTS):
+            self._port = free_port()
+            argv = [
+                self._tool("postgres"),
+                "-D",
+                str(self._data),
+                "-p",
+                str(self._port),
+                "-k",
+                str(sockets),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                # Throwaway data: skip every flush to disk.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+            # The postmaster is our own child (not detached by `pg_ctl start`), so it is
+            # reaped the moment it exits and leaves no zombie behind for init to collect.
+            with self._log.open("wb") as log:
+                self._proc = subprocess.Popen(
+                    argv,
+                    cwd=self._dir,
+                    env=_client_env(),
+                    user=self._uid,
+                    group=self._gid,
+                    extra_groups=[] if self._uid is not None else None,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            if self._wait_until_ready(self._proc):
+                return
+            self._proc = None
+        raise SandboxError(f"PostgreSQL found no free port in {_START_ATTEMPTS} attempts")
+
+    def _wait_until_ready(self, proc: subprocess.Popen[bytes]) -> bool:
+        """True once the server accepts connections; False if its port was taken."""
+        deadline = time.monotonic() + _START_TIMEOUT
+        while True:
+            if self._status() == "ready":
+                return True
+            code = proc.poll()
+            if code is not None:
+                if "Address already in use" in log_tail(self._log, self._password):
+                    return False
+                raise SandboxError(
+                    f"PostgreSQL exited during start (code {code}); server log:\n"
+                    + log_tail(self._log, self._password)
+                )
+            if time.monotonic() > deadline:
+                raise SandboxError(
+                    f"PostgreSQL was not ready after {_START_TIMEOUT:.0f} s; server log:\n"
+                    + log_tail(self._log, self._password)
+                )
+            time.sleep(_POLL_INTERVAL)
+
+    def _status(self) -> str:
+        # The eighth line of postmaster.pid is the server's state; `pg_ctl -w` polls it too.
+        try:
+            lines = self._pidfile().read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return ""
+        return lines[7].strip() if len(lines) > 7 else ""
+
+    def _shut_down(self, proc: subprocess.Popen[bytes]) -> None:
+        # A failing pg_ctl is no reason to give up: the wait below kills what is left.
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            self._run_as_owner(
+                [self._tool("pg_ctl"), "-D", str(self._data), "-m", "immediate", "-w", "stop"],
+                timeout=_START_TIMEOUT,
+            )
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _major_version(self) -> int:
+        try:
+            return int((self._data / "PG_VERSION").read_text(encoding="utf-8").split(".")[0])
+        except (OSError, ValueError) as err:
+            raise SandboxError("the PostgreSQL server is not running") from err
+
+    def _psql(self, *statements: str) -> None:
+        argv = [
+            self._tool("psql"),
+            "-X",  # no ~/.psqlrc
+            "-q",
+            "-w",  # never prompt for a password
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            "postgres",
+        ]
+        for statement in statements:
+            argv += ["-c", statement]
+        env = _client_env() | {"PGPASSWORD": self._password, "PGCONNECT_TIMEOUT": "10"}
+        done = subprocess.run(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=_COMMAND_TIMEOUT,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SandboxError(
+                f"psql failed (exit {done.returncode}): {mask(done.stderr.strip(), self._password)}"
+            )
+
+
+def _cluster_owner() -> tuple[int | None, int | None]:
+    """The uid and gid to run the cluster as: None for "as we are", postgres's for root."""
+    if os.geteuid() != 0:
+        return None, None
+    try:
+        entry = pwd.getpwnam(_SUPERUSER)
+    except KeyError as err:
+        raise SandboxError(
+            "running as root, the cluster must run as the `postgres` user, which does not "
+            f"exist; `{INSTALL_HINT}` creates it"
+        ) from err
+    return entry.pw_uid, entry.pw_gid

@@ -1,0 +1,249 @@
+"""A private Redis server on a free loopback port, for the demo sandbox and the tests.
+
+Nothing is persisted (no RDB snapshots, no AOF) and the server's directory is removed on
+``stop()``. Like a production cache it requires a password.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import quote
+
+from toolbox_tui.sandbox.errors import SandboxError, log_tail
+from toolbox_tui.sandbox.ports import free_port
+
+INSTALL_HINT = "apt-get install -y redis-server"
+
+_HOST = "127.0.0.1"
+_START_TIMEOUT = 10.0
+_START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
+_POLL_INTERVAL = 0.005
+_STOP_TIMEOUT = 5.0
+
+
+def find_binary(binary: str | Path | None = None) -> Path:
+    """The ``redis-server`` executable: ``binary`` if given, else the one on PATH."""
+    found = str(binary) if binary is not None else shutil.which("redis-server")
+    if found is None or not (os.path.isfile(found) and os.access(found, os.X_OK)):
+        where = f" at {binary}" if binary is not None else " on PATH"
+        raise SandboxError(f"redis-server not found{where}; install it with `{INSTALL_HINT}`")
+    return Path(found)
+
+
+def resp_command(*args: str) -> bytes:
+    """``args`` as one RESP array of bulk strings, the form Redis reads commands in."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _config_string(value: str) -> str:
+    # redis.conf's double-quoted strings understand \\, \" and \xHH escapes.
+    escaped = "".join(
+        "\\" + ch
+        if ch in '\\"'
+        else f"\\x{ord(ch):02x}"
+        if ord(ch) < 0x20 or ord(ch) == 0x7F
+        else ch
+        for ch in value
+    )
+    return f'"{escaped}"'
+
+
+class RedisServer:
+    """A throwaway Redis server; ``with RedisServer() as redis:`` starts and stops it."""
+
+    def __init__(self, password: str | None = None, binary: str | Path | None = None) -> None:
+        self._password = password if password is not None else secrets.token_urlsafe(16)
+        self._binary_choice = binary
+        self._dir: Path | None = None
+        self._port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> RedisServer:
+        """Start the server; on failure nothing is left running or on disk."""
+        if self._proc is not None:
+            raise SandboxError("this Redis server is already running")
+        binary = find_binary(self._binary_choice)
+        try:
+            self._dir = Path(tempfile.mkdtemp(prefix="toolbox-redis-"))
+            self._launch(binary, self._write_config())
+        except BaseException:
+            self.stop()
+            raise
+        # A script that dies without calling stop() must not leave the server running.
+        atexit.register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and remove its directory.
+
+        Safe to call twice, before ``start()``, or after a start that failed half-way.
+        """
+        atexit.unregister(self.stop)
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _terminate(proc)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- connection details ---------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return _HOST
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise SandboxError("the Redis server has not been started")
+        return self._port
+
+    @property
+    def password(self) -> str:
+        return self._password
+
+    @property
+    def directory(self) -> Path | None:
+        """The temporary directory the server runs (or ran) in; None before ``start()``."""
+        return self._dir
+
+    @property
+    def pid(self) -> int:
+        """The server's process id, from its pidfile."""
+        try:
+            return int(self._pidfile().read_text(encoding="utf-8").strip())
+        except (OSError, ValueError) as err:
+            raise SandboxError("the Redis server is not running") from err
+
+    def url(self, db: int = 0) -> str:
+        """A ``redis://`` URL for database ``db``, password included."""
+        return f"redis://:{quote(self._password, safe='')}@{self.host}:{self.port}/{db}"
+
+    def ping(self, timeout: float = 1.0) -> bool:
+        """True if the server answers ``PING`` after ``AUTH`` with its password."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
+                sock.sendall(resp_command("AUTH", self._password) + resp_command("PING"))
+                reply = b""
+                while reply.count(b"\r\n") < 2:
+                    chunk = sock.recv(256)
+                    if not chunk:
+                        return False
+                    reply += chunk
+        except OSError:
+            return False
+        return reply == b"+OK\r\n+PONG\r\n"
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _pidfile(self) -> Path:
+        if self._dir is None:
+            raise OSError("no server directory")
+        return self._dir / "redis.pid"
+
+    def _write_config(self) -> Path:
+        # The password goes in a private file, not on the command line where `ps` shows it.
+        assert self._dir is not None
+        config = self._dir / "redis.conf"
+        config.touch(mode=0o600)
+        config.write_text(f"requirepass {_config_string(self._password)}\n", encoding="utf-8")
+        return config
+
+    def _launch(self, binary: Path, config: Path) -> None:
+        assert self._dir is not None
+        log = self._dir / "redis.log"
+        output = self._dir / "redis.out"  # what it says before the log file is open
+        for _attempt in range(_START_ATTEMPTS):
+            self._port = free_port()
+            argv = [
+                str(binary),
+                str(config),
+                "--port",
+                str(self._port),
+                "--bind",
+                _HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._dir),
+                # Not daemonized: as our own child it is reaped the moment it exits, and an
+                # early exit shows at once instead of as a start timeout.
+                "--daemonize",
+                "no",
+                "--pidfile",
+                str(self._pidfile()),
+                "--logfile",
+                str(log),
+            ]
+            with output.open("wb") as out:
+                self._proc = subprocess.Popen(
+                    argv,
+                    cwd=self._dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            if self._wait_until_ready(self._proc, log, output):
+                return
+            self._proc = None
+        raise SandboxError(f"Redis found no free port in {_START_ATTEMPTS} attempts")
+
+    def _wait_until_ready(self, proc: subprocess.Popen[bytes], log: Path, output: Path) -> bool:
+        """True once the server answers; False if its port was taken."""
+        deadline = time.monotonic() + _START_TIMEOUT
+        while True:
+            if self._pidfile().exists() and self.ping(timeout=0.5):
+                return True
+            code = proc.poll()
+            if code is not None:
+                said = log_tail(log, self._password) + "\n" + log_tail(output, self._password)
+                if "Address already in use" in said:
+                    return False
+                raise SandboxError(f"redis-server exited during start (code {code}):\n{said}")
+            if time.monotonic() > deadline:
+                raise SandboxError(
+                    f"Redis did not answer within {_START_TIMEOUT:.0f} s; log:\n"
+                    + log_tail(log, self._password)
+                )
+            time.sleep(_POLL_INTERVAL)
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    # Signalled through the child handle rather than the pidfile's number: the handle cannot
+    # point at an unrelated process that reused the pid.
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,124 @@
+"""The sandbox: a demo deployment wired to real local PostgreSQL and Redis, optionally broken.
+
+``with Sandbox(app_dir, breaks=["pending-migration"]) as sandbox:`` starts both servers,
+writes the demo's env file pointing at them, copies the release's migrations into the
+app directory, brings the database to head and then applies each scenario. Leaving the
+block stops every process it started, whatever happened inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from checks.migrations.alembic_cli import alembic
+from checks.postgres import parse_database_url
+from toolbox_tui.sandbox.app_alembic import add_second_head, copy_alembic
+from toolbox_tui.sandbox.demo import Demo, write_demo
+from toolbox_tui.sandbox.errors import SandboxError
+from toolbox_tui.sandbox.postgres import PostgresServer
+from toolbox_tui.sandbox.redis import RedisServer
+
+DATABASE = "toolboxai_prod"
+BASELINE = "0001_baseline"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    breaks: str  # the check it makes fail, for `sandbox up --help` and the tests
+    description: str
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "pending-migration",
+            "db.revision-state",
+            "the database stays at the baseline: the release's migration is pending",
+        ),
+        Scenario(
+            "multiple-heads",
+            "db.single-head",
+            "a second branch of migrations gives the scripts two heads",
+        ),
+        Scenario("db-down", "db.reachable", "PostgreSQL is stopped after set-up"),
+    )
+}
+DEMO_BREAKS = ("pending-migration",)
+
+
+class Sandbox:
+    def __init__(
+        self,
+        app_dir: Path,
+        breaks: Iterable[str] = (),
+        now: datetime | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.breaks = tuple(breaks)
+        unknown = [b for b in self.breaks if b not in SCENARIOS]
+        if unknown:
+            known = ", ".join(SCENARIOS)
+            raise SandboxError(f"unknown scenario(s) {', '.join(unknown)}; known: {known}")
+        self.app_dir = app_dir.resolve()
+        self._now, self._seed = now, seed
+        self.postgres = PostgresServer()
+        self.redis = RedisServer()
+        self.demo: Demo | None = None
+
+    def __enter__(self) -> Sandbox:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.postgres.start()
+        self.redis.start()
+        database_url = self.postgres.create_database(DATABASE)
+        self.demo = write_demo(self.app_dir, self._now, self._seed, database_url, self.redis.url())
+        ini = copy_alembic(self.app_dir)
+        revision = BASELINE if "pending-migration" in self.breaks else "heads"
+        _migrate(ini, database_url, revision)
+        for name in self.breaks:
+            _APPLY[name](self)
+
+    def stop(self) -> None:
+        self.redis.stop()
+        self.postgres.stop()
+
+    def config_overrides(self) -> dict[str, object]:
+        assert self.demo is not None, "the sandbox is not started"
+        return self.demo.config_overrides()
+
+
+def _migrate(ini: Path, database_url: str, revision: str) -> None:
+    result = asyncio.run(
+        alembic(ini, ini.parent / "venv", parse_database_url(database_url), ["upgrade", revision])
+    )
+    if not result.ok:
+        raise SandboxError("alembic upgrade failed: " + " ".join(result.stderr_lines[-3:]))
+
+
+_APPLY: dict[str, Callable[[Sandbox], object]] = {
+    # The database was left at the baseline by start(); nothing more to do.
+    "pending-migration": lambda sandbox: None,
+    "multiple-heads": lambda sandbox: add_second_head(sandbox.app_dir),
+    "db-down": lambda sandbox: sandbox.postgres.stop(),
+}
