@@ -1,8 +1,9 @@
 """Runs every benchmark and prints its figures."""
 
-from benchmarks import first_frame, runner_scaling, sandbox_times
+from benchmarks import first_frame, pane_wall_time, runner_scaling, sandbox_times
 
 if __name__ == "__main__":
     runner_scaling.main()
     first_frame.main()
     sandbox_times.main()
+    pane_wall_time.main()

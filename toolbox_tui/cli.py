@@ -33,7 +33,7 @@ from toolbox_tui.reporters import (
     Report,
 )
 from toolbox_tui.sandbox.demo import write_demo
-from toolbox_tui.sandbox.errors import SandboxError
+from toolbox_tui.sandbox.errors import NotADemoDirectory, SandboxError
 from toolbox_tui.sandbox.stack import DEMO_BREAKS, SCENARIOS, Sandbox
 
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
@@ -239,14 +239,16 @@ async def _fix(action: Action, ctx: CheckContext, *, confirmed: bool, dry_run: b
     return EXIT_INTERNAL
 
 
-def cmd_tui(config: ToolboxConfig, registry: Registry) -> int:
+def _require_terminal() -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print(
-            "toolbox-tui: this is not a terminal, so the dashboard cannot be drawn.\n"
-            "For CI and scripts run it headless:  toolbox-tui check [--format json|junit]",
-            file=sys.stderr,
+        raise UsageError(
+            "this is not a terminal, so the dashboard cannot be drawn.\n"
+            "For CI and scripts run it headless:  toolbox-tui check [--format json|junit]"
         )
-        return EXIT_USAGE
+
+
+def cmd_tui(config: ToolboxConfig, registry: Registry) -> int:
+    _require_terminal()
     from toolbox_tui.app import make_app
 
     app = make_app(CheckContext.create(config), registry)
@@ -258,10 +260,15 @@ def cmd_demo(args: argparse.Namespace, registry: Registry) -> int:
     """The dashboard on the sandbox; without PostgreSQL/Redis binaries, on the env file alone."""
     breaks = DEMO_BREAKS if args.breaks is None else args.breaks
     try:
+        # Claim the directory, and make sure there is a screen, before any server starts.
+        write_demo(args.dir)
+        _require_terminal()
         with Sandbox(args.dir, breaks) as sandbox:
             print(f"toolbox-tui: sandbox up in {sandbox.app_dir}", file=sys.stderr)
             config = load_config(args).model_copy(update=sandbox.config_overrides())
             return cmd_tui(config, registry)
+    except NotADemoDirectory as exc:
+        raise UsageError(str(exc)) from None
     except SandboxError as exc:
         print(
             f"toolbox-tui: no sandbox services ({exc}); showing the env file only.", file=sys.stderr
@@ -274,6 +281,7 @@ def cmd_demo(args: argparse.Namespace, registry: Registry) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Start the sandbox and keep it up until Ctrl-C (or SIGTERM), then stop every process."""
     try:
+        write_demo(args.dir)  # refuses a directory it did not make, before anything starts
         with Sandbox(args.dir, args.breaks) as sandbox:
             overrides = sandbox.config_overrides()
             print(f"Sandbox up in {sandbox.app_dir}", flush=True)

@@ -156,3 +156,14 @@ def test_unwritable_output_is_bad_usage_before_running(
     assert main(["check", "--output", str(target), *args_for(demo)]) == 2
     err = capsys.readouterr().err
     assert "--output" in err and "Traceback" not in err
+
+
+def test_demo_refuses_a_directory_it_did_not_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = tmp_path / "real-app"
+    app.mkdir()
+    (app / ".env").write_text("SECRET_KEY=precious\n")
+    assert main(["demo", "--dir", str(app)]) == 2
+    assert "not made by `toolbox-tui demo`" in capsys.readouterr().err
+    assert (app / ".env").read_text() == "SECRET_KEY=precious\n"

@@ -48,14 +48,21 @@ def test_checks_run_with_textual_unimportable() -> None:
     assert out.strip() == "True"
 
 
-def test_headless_cli_does_not_import_textual() -> None:
+def test_headless_check_runs_with_textual_unimportable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = tmp_path / ".env"
+    env.write_text("APP_ENV=production\n")
     out = run_python(
-        """
+        f"""
         import sys, io, contextlib
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split('.')[0] == 'textual':
+                    raise ImportError('blocked: ' + name)
+        sys.meta_path.insert(0, Block())
         from toolbox_tui import cli
-        with contextlib.redirect_stdout(io.StringIO()):
-            cli.main(['list'])
-        print('textual' in sys.modules)
+        with contextlib.redirect_stdout(io.StringIO()) as report:
+            code = cli.main(['check', '--pane', 'environment', '--env-file', {str(env)!r}])
+        print(code, 'env.file' in report.getvalue(), 'textual' in sys.modules)
         """
     )
-    assert out.strip() == "False"
+    assert out.strip() == "3 True False"

@@ -41,7 +41,9 @@ def marker_check(
         return failed(f"{marker} is missing", hint="Press f to create it.", actions=[action])
 
 
-def build_registry(tmp_path: Path, hang: asyncio.Event | None = None) -> Registry:
+def build_registry(
+    tmp_path: Path, hang: asyncio.Event | None = None, cancelled: asyncio.Event | None = None
+) -> Registry:
     registry = Registry()
 
     @registry.check(id="env.good", pane="environment", title="Good check")
@@ -62,7 +64,12 @@ def build_registry(tmp_path: Path, hang: asyncio.Event | None = None) -> Registr
 
         @registry.check(id="health.hung", pane="health", title="Hung endpoint", timeout=3600)
         async def hung(ctx):  # type: ignore[no-untyped-def]
-            await hang.wait()
+            try:
+                await hang.wait()
+            except asyncio.CancelledError:
+                if cancelled is not None:
+                    cancelled.set()
+                raise
             return passed("answered at last")
 
     return registry

@@ -10,6 +10,7 @@ from tests.conftest import MakeContext
 from tests.tui.conftest import build_registry, marker_action, settle
 from toolbox_tui.app import make_app
 from toolbox_tui.screens.confirm import ConfirmActionScreen
+from toolbox_tui.screens.dashboard import DashboardScreen
 from toolbox_tui.screens.pick_action import PickActionScreen
 
 
@@ -26,6 +27,8 @@ async def test_safe_fix_previews_runs_and_rechecks(app, tmp_path: Path) -> None:
         assert (tmp_path / "marker").exists()
         assert app.board.results["env.marker"].status is Status.PASS
         assert any("creating marker" in line for line in app.board.logs["env.marker"])
+        # The Enter that confirmed must not also open a detail screen underneath.
+        assert isinstance(app.screen, DashboardScreen)
         [record] = audit.read(app.ctx.config.audit_path)
         assert (record.action, record.outcome) == ("env.create-marker", "ok")
 

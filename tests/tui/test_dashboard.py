@@ -71,7 +71,12 @@ async def test_filter_narrows_rows_and_escape_clears(app) -> None:  # type: igno
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash")
-        assert isinstance(app.focused, Input)
+        box = app.focused
+        assert isinstance(box, Input)
+        await pilot.pause()
+        footer = app.screen.query_one("Footer")
+        assert box.display and box.region.height == 1
+        assert box.region.y < footer.region.y, "the filter must be visible above the footer"
         await pilot.press(*"risky")
         table = app.screen.query_one("#table-environment", DataTable)
         assert table.row_count == 1
@@ -103,11 +108,20 @@ async def test_palette_lists_every_binding_as_a_command(app) -> None:  # type: i
             assert expected in titles
 
 
+async def test_filter_survives_a_pane_switch(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4", "1", "slash", *"risky")
+        await pilot.pause()
+        assert isinstance(app.focused, Input) and app.focused.value == "risky"
+        assert not app.board.running  # the "r" in "risky" was typed, not a re-run
+
+
 async def test_ui_stays_responsive_while_a_check_hangs(
     make_context: MakeContext, tmp_path: Path
 ) -> None:
-    hang = asyncio.Event()
-    app = make_app(make_context(), build_registry(tmp_path, hang=hang))
+    hang, cancelled = asyncio.Event(), asyncio.Event()
+    app = make_app(make_context(), build_registry(tmp_path, hang=hang, cancelled=cancelled))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("4", "3", "1")
@@ -115,7 +129,9 @@ async def test_ui_stays_responsive_while_a_check_hangs(
         assert "health.hung" in app.board.running
         assert app.board.results["env.good"].status is Status.PASS
         await pilot.press("q")
-    assert "health.hung" not in app.board.results  # quit cancelled it
+    assert not hang.is_set()
+    assert "health.hung" not in app.board.results  # it never finished...
+    assert cancelled.is_set()  # ...because quitting cancelled it
 
 
 async def test_rows_are_worst_first(app) -> None:  # type: ignore[no-untyped-def]

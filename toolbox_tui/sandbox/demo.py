@@ -18,6 +18,7 @@ from pathlib import Path
 import jwt
 
 from checks.envfile import atomic_write
+from toolbox_tui.sandbox.errors import NotADemoDirectory
 
 # The checklist's dependencies, as the demo app's virtualenv has them. stripe is too old on
 # purpose: env.dependencies names it.
@@ -203,6 +204,20 @@ def write_site_packages(venv: Path, packages: dict[str, str]) -> Path:
     return site
 
 
+MARKER = ".toolbox-demo"
+
+
+def _claim(app_dir: Path) -> None:
+    """Refuse a non-empty directory the demo did not make: it may be a real app."""
+    if app_dir.is_dir() and any(app_dir.iterdir()) and not (app_dir / MARKER).exists():
+        raise NotADemoDirectory(
+            f"{app_dir} is not empty and was not made by `toolbox-tui demo`; the demo "
+            "replaces .env and venv/ there, so choose another --dir"
+        )
+    app_dir.mkdir(parents=True, exist_ok=True)
+    (app_dir / MARKER).write_text("written by toolbox-tui demo; safe to delete\n")
+
+
 def write_demo(
     app_dir: Path,
     now: datetime | None = None,
@@ -212,6 +227,7 @@ def write_demo(
 ) -> Demo:
     """A fresh demo deployment in ``app_dir`` (anything of an earlier demo there is replaced)."""
     demo = Demo(app_dir.resolve())
+    _claim(demo.app_dir)
     if demo.venv.exists():
         shutil.rmtree(demo.venv)
     demo.app_dir.mkdir(parents=True, exist_ok=True)

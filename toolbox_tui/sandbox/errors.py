@@ -9,6 +9,10 @@ class SandboxError(RuntimeError):
     """A local server is missing, failed to start or failed a command."""
 
 
+class NotADemoDirectory(SandboxError):
+    """The chosen directory holds something the demo did not write: it is left alone."""
+
+
 def log_tail(path: Path, secret: str, lines: int = 20) -> str:
     """The last ``lines`` of a server's log, with ``secret`` masked, for an error message.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -109,9 +110,12 @@ class Sandbox:
 
 
 def _migrate(ini: Path, database_url: str, revision: str) -> None:
-    result = asyncio.run(
-        alembic(ini, ini.parent / "venv", parse_database_url(database_url), ["upgrade", revision])
-    )
+    target = parse_database_url(database_url)
+    # In a thread with its own loop, so the sandbox can start from async code (tests) too.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(
+            asyncio.run, alembic(ini, ini.parent / "venv", target, ["upgrade", revision])
+        ).result()
     if not result.ok:
         raise SandboxError("alembic upgrade failed: " + " ".join(result.stderr_lines[-3:]))
 

@@ -1,0 +1,90 @@
+"""The sandbox's scenarios: each makes exactly its check fail, and the fix (where there is
+one) makes it pass; every process stops when the sandbox does, also on an error."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from checks import catalog
+from checks.context import CheckContext
+from checks.core import Status
+from checks.runner import ActionDone, Finished, run_action, run_checks
+from checks.settings import ToolboxConfig
+from toolbox_tui.sandbox.errors import SandboxError
+from toolbox_tui.sandbox.stack import SCENARIOS, Sandbox
+
+PANES = ("migrations", "health")
+
+
+async def statuses(sandbox: Sandbox) -> tuple[dict[str, Status], CheckContext]:
+    ctx = CheckContext.create(ToolboxConfig(**sandbox.config_overrides()))  # type: ignore[arg-type]
+    found = {}
+    async for event in run_checks(catalog.load().select(panes=PANES), ctx):
+        if isinstance(event, Finished):
+            found[event.result.id] = event.result.status
+    return found, ctx
+
+
+def failing(found: dict[str, Status]) -> set[str]:
+    return {check_id for check_id, status in found.items() if status is Status.FAIL}
+
+
+async def test_healthy_sandbox_fails_nothing(tmp_path: Path) -> None:
+    with Sandbox(tmp_path) as sandbox:
+        found, _ = await statuses(sandbox)
+    assert failing(found) == set()
+    assert found["db.revision-state"] is Status.PASS and found["redis.reachable"] is Status.PASS
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+async def test_each_scenario_fails_exactly_its_check(tmp_path: Path, scenario: str) -> None:
+    with Sandbox(tmp_path, [scenario]) as sandbox:
+        found, _ = await statuses(sandbox)
+    assert failing(found) == {SCENARIOS[scenario].breaks}
+
+
+async def test_pending_migration_is_fixed_by_backup_then_upgrade(tmp_path: Path) -> None:
+    registry = catalog.load()
+    with Sandbox(tmp_path, ["pending-migration"]) as sandbox:
+        _, ctx = await statuses(sandbox)
+        for action_id in ("db.backup", "db.upgrade"):
+            async for event in run_action(registry.actions[action_id], ctx, confirmed=True):
+                if isinstance(event, ActionDone):
+                    assert event.outcome == "ok", event.message
+        found, _ = await statuses(sandbox)
+    assert failing(found) == set()
+
+
+def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SandboxError, match="unknown scenario"):
+        Sandbox(tmp_path, ["kitchen-fire"])
+
+
+def test_an_error_inside_the_sandbox_stops_every_process(tmp_path: Path) -> None:
+    pids: list[int] = []
+    with pytest.raises(RuntimeError, match="boom"), Sandbox(tmp_path) as sandbox:
+        pids += [sandbox.postgres.pid, sandbox.redis.pid]
+        raise RuntimeError("boom")
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+async def test_postgres_stopping_in_the_middle_of_a_run(tmp_path: Path) -> None:
+    """The server dies while the pane runs: every check ends with a verdict, none crashes."""
+    with Sandbox(tmp_path) as sandbox:
+        ctx = CheckContext.create(ToolboxConfig(**sandbox.config_overrides()))  # type: ignore[arg-type]
+        results = {}
+        async for event in run_checks(catalog.load().select(panes=PANES), ctx):
+            if isinstance(event, Finished):
+                results[event.result.id] = event.result
+                if event.result.id == "db.reachable":
+                    sandbox.postgres.stop()
+    assert results["db.reachable"].status is Status.PASS
+    assert all(r.message for r in results.values())
+    broken = [r for r in results.values() if r.status is Status.ERROR]
+    assert not [r for r in broken if "crashed" in r.message], [r.message for r in broken]
+    assert any(r.status is Status.FAIL for r in results.values())
