@@ -10,9 +10,10 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic.config import Config
-from alembic.script import Script, ScriptDirectory
-from alembic.util import CommandError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
 
 
 class ScriptsUnavailable(Exception):
@@ -72,6 +73,12 @@ def _revision(script: Script) -> Revision:
 
 
 def load_blocking(ini: Path) -> Scripts:
+    # Imported here, in the worker thread: alembic pulls in SQLAlchemy (~0.4 s), which the
+    # dashboard's first frame should not wait for.
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     if not ini.is_file():
         raise ScriptsUnavailable(f"No alembic.ini at {ini}.")
     try:
