@@ -194,6 +194,16 @@ class ActionFailed(Exception):
     """An action could not complete; the message is for a person."""
 
 
+class CheckFailed(Exception):
+    """Raised from deep inside a check when the verdict is plainly FAIL (a server refused,
+    a file is missing): the runner turns it into a failed result with this message and hint,
+    so checks need no try/except around every connection."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 _ID = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
 DEFAULT_TIMEOUT = 10.0
 

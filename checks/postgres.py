@@ -19,16 +19,16 @@ from urllib.parse import quote, unquote, urlsplit
 import asyncpg
 
 from checks.context import CheckContext
+from checks.core import CheckFailed
 
 CONNECT_TIMEOUT = 5.0
 
 
-class DatabaseUnavailable(Exception):
-    """The database could not be reached; ``str()`` is for a person, ``hint`` says what to do."""
+class DatabaseUnavailable(CheckFailed):
+    """The database could not be reached; ``str()`` is for a person, ``hint`` says what to do.
 
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
+    A check that lets it escape fails with that message (see :class:`CheckFailed`).
+    """
 
 
 @dataclass(frozen=True)

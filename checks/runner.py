@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from checks import audit
 from checks.context import CheckContext
-from checks.core import Action, ActionFailed, CheckResult, CheckSpec, Outcome, Status
+from checks.core import (
+    Action,
+    ActionFailed,
+    CheckFailed,
+    CheckResult,
+    CheckSpec,
+    Outcome,
+    Status,
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,8 @@ async def _timed(spec: CheckSpec, bound: CheckContext, ctx: CheckContext) -> Che
         outcome = await asyncio.wait_for(spec.func(bound), timeout)
         if not isinstance(outcome, Outcome):
             raise TypeError(f"check returned {type(outcome).__name__}, not an Outcome")
+    except CheckFailed as exc:
+        outcome = Outcome(Status.FAIL, str(exc), hint=exc.hint)
     except TimeoutError:
         outcome = Outcome(
             Status.ERROR,
@@ -197,6 +207,8 @@ async def run_action(
             done = ActionDone(action.id, "ok", task.result())
         except ActionFailed as exc:
             done = ActionDone(action.id, "failed", str(exc))
+        except CheckFailed as exc:
+            done = ActionDone(action.id, "failed", f"{exc} {exc.hint}".strip())
         except Exception as exc:
             done = ActionDone(action.id, "failed", f"{type(exc).__name__}: {exc}")
         done = ctx.redactor.value(done)

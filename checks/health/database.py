@@ -8,8 +8,7 @@ import time
 from checks.checklist import MONITORING
 from checks.context import CheckContext
 from checks.core import Outcome, check, passed, warned
-from checks.migrations.state import unavailable
-from checks.postgres import DatabaseUnavailable, connection
+from checks.postgres import connection
 
 PANE = "health"
 CONNECTION_ALERT = 0.8  # the checklist: "Connection pool usage (alert at 80%)"
@@ -26,15 +25,10 @@ LAG_ALERT_SECONDS = 30.0
     checklist=(MONITORING, "Database"),
 )
 async def connection_usage(ctx: CheckContext) -> Outcome:
-    try:
-        async with connection(ctx) as conn:
-            used = await conn.fetchval("SELECT count(*) FROM pg_stat_activity")
-            limit = int(await conn.fetchval("SHOW max_connections"))
-            size = await conn.fetchval(
-                "SELECT pg_size_pretty(pg_database_size(current_database()))"
-            )
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+    async with connection(ctx) as conn:
+        used = await conn.fetchval("SELECT count(*) FROM pg_stat_activity")
+        limit = int(await conn.fetchval("SHOW max_connections"))
+        size = await conn.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
     share = used / limit
     facts = {"in use": used, "max_connections": limit, "database size": size}
     message = f"{used} of {limit} connections in use ({share:.0%}); database size {size}."
@@ -55,15 +49,12 @@ async def connection_usage(ctx: CheckContext) -> Outcome:
     checklist=(MONITORING, "Database"),
 )
 async def query_latency(ctx: CheckContext) -> Outcome:
-    try:
-        async with connection(ctx) as conn:
-            samples = []
-            for _ in range(LATENCY_SAMPLES):
-                start = time.perf_counter()
-                await conn.fetchval("SELECT 1")
-                samples.append((time.perf_counter() - start) * 1000)
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+    async with connection(ctx) as conn:
+        samples = []
+        for _ in range(LATENCY_SAMPLES):
+            start = time.perf_counter()
+            await conn.fetchval("SELECT 1")
+            samples.append((time.perf_counter() - start) * 1000)
     p95 = statistics.quantiles(samples, n=20)[-1]
     facts = {"p95 ms": f"{p95:.2f}", "median ms": f"{statistics.median(samples):.2f}"}
     message = f"SELECT 1 p95 {p95:.1f} ms over {LATENCY_SAMPLES} round trips."
@@ -84,14 +75,11 @@ async def query_latency(ctx: CheckContext) -> Outcome:
     checklist=(MONITORING, "Database"),
 )
 async def replication_lag(ctx: CheckContext) -> Outcome:
-    try:
-        async with connection(ctx) as conn:
-            rows = await conn.fetch(
-                "SELECT application_name, client_addr::text AS addr, "
-                "EXTRACT(EPOCH FROM replay_lag) AS lag FROM pg_stat_replication"
-            )
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+    async with connection(ctx) as conn:
+        rows = await conn.fetch(
+            "SELECT application_name, client_addr::text AS addr, "
+            "EXTRACT(EPOCH FROM replay_lag) AS lag FROM pg_stat_replication"
+        )
     if not rows:
         return passed("No replica is attached; nothing lags.")
     lags = {f"{r['application_name'] or r['addr']}": float(r["lag"] or 0.0) for r in rows}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from checks.checklist import MIGRATIONS, MONITORING
 from checks.context import CheckContext
 from checks.core import Outcome, check, failed, passed, warned
-from checks.migrations.state import PANE, existing_tables, unavailable
-from checks.postgres import DatabaseUnavailable, connection
+from checks.migrations.state import PANE, existing_tables
+from checks.postgres import connection
 
 # The checklist's "New Tables Added" section.
 REQUIRED_TABLES = (
@@ -27,11 +27,8 @@ QUEUE_ALERT_DEPTH = 1000  # the checklist: "Queue depth (alert if >1000)"
     checklist=(MIGRATIONS, "Verify tables created"),
 )
 async def required_tables(ctx: CheckContext) -> Outcome:
-    try:
-        async with connection(ctx) as conn:
-            tables = await existing_tables(conn)
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+    async with connection(ctx) as conn:
+        tables = await existing_tables(conn)
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
         return failed(
@@ -50,16 +47,13 @@ async def required_tables(ctx: CheckContext) -> Outcome:
     checklist=(MONITORING, "Email delivery"),
 )
 async def email_queue_depth(ctx: CheckContext) -> Outcome:
-    try:
-        async with connection(ctx) as conn:
-            depth = await conn.fetchval(
-                "SELECT count(*) FROM email_queue WHERE status IN ('pending', 'sending')"
-            )
-            failed_count = await conn.fetchval(
-                "SELECT count(*) FROM email_queue WHERE status = 'failed'"
-            )
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+    async with connection(ctx) as conn:
+        depth = await conn.fetchval(
+            "SELECT count(*) FROM email_queue WHERE status IN ('pending', 'sending')"
+        )
+        failed_count = await conn.fetchval(
+            "SELECT count(*) FROM email_queue WHERE status = 'failed'"
+        )
     if depth > QUEUE_ALERT_DEPTH:
         return warned(
             f"{depth} emails waiting (alert above {QUEUE_ALERT_DEPTH}).",

@@ -9,15 +9,21 @@ import ast
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
+
+from checks.core import CheckFailed
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
 
 
-class ScriptsUnavailable(Exception):
+class ScriptsUnavailable(CheckFailed):
     """The alembic.ini or its script directory cannot be read; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message, "Point TOOLBOX_ALEMBIC_INI (--alembic-ini) at the app's alembic.ini."
+        )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from checks.checklist import MIGRATIONS, VERIFY
 from checks.context import CheckContext
 from checks.core import Outcome, check, failed, passed, warned
 from checks.migrations import alembic_cli, lint, scripts
-from checks.postgres import DatabaseUnavailable, connection, redacted_location, target
+from checks.postgres import connection, redacted_location, target
 
 PANE = "migrations"
 FIX_UPGRADE = ("db.backup", "db.upgrade")
@@ -34,14 +34,6 @@ async def existing_tables(conn: asyncpg.Connection) -> set[str]:
     return {row["table_name"] for row in rows}
 
 
-def unavailable(exc: DatabaseUnavailable) -> Outcome:
-    return failed(str(exc), exc.hint)
-
-
-def scripts_unavailable(exc: scripts.ScriptsUnavailable) -> Outcome:
-    return failed(str(exc), "Point TOOLBOX_ALEMBIC_INI (--alembic-ini) at the app's alembic.ini.")
-
-
 @check(
     id="db.reachable",
     pane=PANE,
@@ -50,18 +42,15 @@ def scripts_unavailable(exc: scripts.ScriptsUnavailable) -> Outcome:
     checklist=(VERIFY, "Database connection"),
 )
 async def database_reachable(ctx: CheckContext) -> Outcome:
-    try:
-        where = redacted_location(target(ctx))
-        ctx.log(f"connecting to {where}")
+    where = redacted_location(target(ctx))
+    ctx.log(f"connecting to {where}")
+    start = time.perf_counter()
+    async with connection(ctx) as conn:
+        connected_ms = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
-        async with connection(ctx) as conn:
-            connected_ms = (time.perf_counter() - start) * 1000
-            start = time.perf_counter()
-            await conn.fetchval("SELECT 1")
-            round_trip_ms = (time.perf_counter() - start) * 1000
-            version = await conn.fetchval("SHOW server_version")
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+        await conn.fetchval("SELECT 1")
+        round_trip_ms = (time.perf_counter() - start) * 1000
+        version = await conn.fetchval("SHOW server_version")
     return passed(
         f"Connected to PostgreSQL {version} at {where}; SELECT 1 took {round_trip_ms:.1f} ms.",
         server_version=version,
@@ -77,10 +66,7 @@ async def database_reachable(ctx: CheckContext) -> Outcome:
     checklist=(MIGRATIONS, "Review the generated migration"),
 )
 async def single_head(ctx: CheckContext) -> Outcome:
-    try:
-        found = await scripts.load(ctx.config.alembic_ini_path)
-    except scripts.ScriptsUnavailable as exc:
-        return scripts_unavailable(exc)
+    found = await scripts.load(ctx.config.alembic_ini_path)
     if len(found.heads) > 1:
         return failed(
             f"The scripts have {len(found.heads)} heads: {', '.join(sorted(found.heads))}.",
@@ -101,14 +87,9 @@ async def single_head(ctx: CheckContext) -> Outcome:
     checklist=(MIGRATIONS, "alembic upgrade head"),
 )
 async def revision_state(ctx: CheckContext) -> Outcome:
-    try:
-        found = await scripts.load(ctx.config.alembic_ini_path)
-        async with connection(ctx) as conn:
-            current = await current_revisions(conn)
-    except scripts.ScriptsUnavailable as exc:
-        return scripts_unavailable(exc)
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+    found = await scripts.load(ctx.config.alembic_ini_path)
+    async with connection(ctx) as conn:
+        current = await current_revisions(conn)
     unknown = found.unknown(current)
     if unknown:
         return failed(
@@ -144,14 +125,9 @@ async def revision_state(ctx: CheckContext) -> Outcome:
     checklist=(MIGRATIONS, "Review the generated migration"),
 )
 async def reversible(ctx: CheckContext) -> Outcome:
-    try:
-        found = await scripts.load(ctx.config.alembic_ini_path)
-        async with connection(ctx) as conn:
-            pending = found.pending(await current_revisions(conn))
-    except scripts.ScriptsUnavailable as exc:
-        return scripts_unavailable(exc)
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+    found = await scripts.load(ctx.config.alembic_ini_path)
+    async with connection(ctx) as conn:
+        pending = found.pending(await current_revisions(conn))
     if not pending:
         return passed("No pending migrations to review.")
     irreversible = [r for r in pending if scripts.downgrade_is_empty(r.path)]
@@ -172,13 +148,10 @@ async def reversible(ctx: CheckContext) -> Outcome:
     checklist=(MIGRATIONS, "Review the generated migration"),
 )
 async def migration_lint(ctx: CheckContext) -> Outcome:
-    try:
-        t = target(ctx)
-        async with connection(ctx) as conn:
-            current = await current_revisions(conn)
-            tables = await existing_tables(conn)
-    except DatabaseUnavailable as exc:
-        return unavailable(exc)
+    t = target(ctx)
+    async with connection(ctx) as conn:
+        current = await current_revisions(conn)
+        tables = await existing_tables(conn)
     try:
         span = alembic_cli.upgrade_range(current)
     except ValueError:

@@ -205,3 +205,22 @@ async def test_multi_line_secret_in_a_traceback_is_masked(make_context: MakeCont
     ctx.redactor.add(pem)
     events = await collect(registry, ctx)
     assert "MIIBOgIBAAJBAKj34Gkx" not in repr(events)
+
+
+async def test_check_failed_raised_deep_inside_is_a_fail_with_its_hint(
+    make_context: MakeContext,
+) -> None:
+    from checks.core import CheckFailed
+
+    registry = Registry()
+
+    @registry.check(id="t.refused", pane="health", title="refused")
+    async def refused(ctx):  # type: ignore[no-untyped-def]
+        raise CheckFailed("the server refused", "start it")
+
+    result = results(await collect(registry, make_context()))["t.refused"]
+    assert (result.status, result.message, result.hint) == (
+        Status.FAIL,
+        "the server refused",
+        "start it",
+    )
