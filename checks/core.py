@@ -106,10 +106,6 @@ def failed(
     return Outcome(Status.FAIL, message, hint, _stringify(evidence), tuple(actions))
 
 
-def skipped(message: str, **evidence: object) -> Outcome:
-    return Outcome(Status.SKIP, message, evidence=_stringify(evidence))
-
-
 def _stringify(evidence: Mapping[str, object]) -> dict[str, str]:
     return {key.replace("_", " "): str(value) for key, value in evidence.items()}
 

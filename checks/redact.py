@@ -40,16 +40,17 @@ class Redactor:
 
     def add(self, *secrets: str) -> None:
         """Learn more secrets, e.g. a key an action has just generated."""
-        new = {s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH} - self._secrets
+        forms = {s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}
+        # The escaped form too: a repr() in an exception message doubles backslashes and
+        # escapes quotes and newlines.
+        forms |= {repr(s)[1:-1] for s in forms}
+        new = forms - self._secrets
         if not new:
             return
         self._secrets |= new
         # Longest first, so a secret that contains another is masked whole.
         ordered = sorted(self._secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
-
-    def __contains__(self, value: str) -> bool:
-        return value in self._secrets
 
     def text(self, text: str) -> str:
         if self._pattern is None or not text:

@@ -168,6 +168,10 @@ class DeploymentEnv:
             password = url_password(value)
             if password:
                 yield password
+                # As written in the URL too (%40 for @): error messages quote either form.
+                raw = urlsplit(value).password
+                if raw and raw != password:
+                    yield raw
 
 
 _SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "PRIVATE", "CREDENTIAL")

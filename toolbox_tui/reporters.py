@@ -7,6 +7,7 @@ public interface (CI scripts parse it); change it only by bumping ``REPORT_VERSI
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
@@ -105,6 +106,14 @@ def to_json(report: Report) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """XML 1.0 cannot carry most control characters; a value from the env file might."""
+    return _XML_ILLEGAL.sub("\ufffd", text)
+
+
 def to_junit(report: Report) -> str:
     """One ``<testsuite>`` per pane, one ``<testcase>`` per check (fail/error/skip as such)."""
     summary = report.summary()
@@ -147,12 +156,13 @@ def _add_testcase(suite: ET.Element, result: CheckResult) -> None:
         time=f"{result.duration_ms / 1000:.3f}",
     )
     details = _details(result)
+    message = _xml_safe(result.message)
     if result.status is Status.FAIL:
-        ET.SubElement(case, "failure", message=result.message, type="fail").text = details
+        ET.SubElement(case, "failure", message=message, type="fail").text = details
     elif result.status is Status.ERROR:
-        ET.SubElement(case, "error", message=result.message, type="error").text = details
+        ET.SubElement(case, "error", message=message, type="error").text = details
     elif result.status in (Status.SKIP, Status.MANUAL):
-        ET.SubElement(case, "skipped", message=f"{result.status.value}: {result.message}")
+        ET.SubElement(case, "skipped", message=f"{result.status.value}: {message}")
     elif result.status is Status.WARN:
         ET.SubElement(case, "system-out").text = f"WARNING: {details}"
 
@@ -164,7 +174,7 @@ def _details(result: CheckResult) -> str:
     parts.extend(f"{key}: {value}" for key, value in result.evidence.items())
     if result.actions:
         parts.append("fix: " + ", ".join(result.actions))
-    return "\n".join(parts)
+    return _xml_safe("\n".join(parts))
 
 
 def to_markdown(report: Report) -> str:

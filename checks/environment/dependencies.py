@@ -107,7 +107,13 @@ async def dependencies(ctx: CheckContext) -> Outcome:
             f"No virtualenv at {venv}; set TOOLBOX_APP_VENV.",
             "Point TOOLBOX_APP_VENV (or --app-venv) at the app's virtualenv, e.g. APP_DIR/venv.",
         )
-    dirs, installed = await asyncio.to_thread(_scan, venv)
+    try:
+        dirs, installed = await asyncio.to_thread(_scan, venv)
+    except OSError as exc:
+        return failed(
+            f"Cannot read the virtualenv {venv}: {exc.strerror or exc}.",
+            "Run toolbox-tui as a user who can read the app's virtualenv.",
+        )
     if not dirs:
         return failed(
             f"{venv} has no site-packages: is it a virtualenv?",

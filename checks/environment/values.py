@@ -113,6 +113,10 @@ class Findings:
 
 def _sentence(parts: Iterable[str]) -> str:
     text = "; ".join(parts)
+    first_word = text.split(" ", 1)[0]
+    # Capitalise prose, not a name: "production.env is readable", not "Production.env".
+    if "." in first_word or "_" in first_word or first_word.isupper():
+        return text + "."
     return text[:1].upper() + text[1:] + "."
 
 

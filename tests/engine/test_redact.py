@@ -65,3 +65,12 @@ def test_statuses_keep_their_type() -> None:
     redactor = Redactor(["pass-phrase-secret"])
     result = CheckResult(id="x.y", pane="environment", title="t", status=Status.PASS, message="m")
     assert redactor.value(result).status is Status.PASS
+
+
+def test_escaped_and_url_encoded_forms_are_masked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    redactor = Redactor(["back\\slash'quote-secret"])
+    assert "slash" not in redactor.text(repr("back\\slash'quote-secret"))
+    env_file = tmp_path / ".env"
+    env_file.write_text("DATABASE_URL=postgresql://app:p%40ss-w0rd-long@db/prod\n")
+    secrets = set(DeploymentEnv.load(env_file).secret_values())
+    assert {"p@ss-w0rd-long", "p%40ss-w0rd-long"} <= secrets

@@ -92,3 +92,10 @@ def test_markdown_escapes_pipes() -> None:
 )
 def test_exit_codes(statuses: tuple[Status, ...], level: str, code: int) -> None:
     assert report(*statuses).exit_code(level) == code
+
+
+def test_junit_stays_well_formed_with_control_characters() -> None:
+    r = report(Status.FAIL)
+    r.results[0] = CheckResult(**{**r.results[0].__dict__, "message": "bad \x08 value"})
+    xml = reporters.to_junit(r)
+    ET.fromstring(xml.split("\n", 1)[1])  # parses
