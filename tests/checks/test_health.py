@@ -41,7 +41,7 @@ async def slow_proxy(port: int, delay: float) -> AsyncIterator[int]:
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError):
             while data := await reader.read(65536):
-                await asyncio.sleep(delay)
+                await asyncio.sleep(delay)  # the slow link under test, not a wait
                 writer.write(data)
                 await writer.drain()
         writer.close()

@@ -56,7 +56,6 @@ async def test_passing_need_lets_dependent_run(make_context: MakeContext) -> Non
 
     @registry.check(id="t.base", pane="health", title="base")
     async def base(ctx):  # type: ignore[no-untyped-def]
-        await asyncio.sleep(0)
         order.append("base")
         return passed("up")
 
