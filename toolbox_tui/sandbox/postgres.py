@@ -8,20 +8,16 @@ the process that started it.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import pwd
-import secrets
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
 from toolbox_tui.sandbox.errors import SandboxError, log_tail, mask
+from toolbox_tui.sandbox.local_server import LocalServer
 from toolbox_tui.sandbox.ports import free_port
 
 INSTALL_HINT = "apt-get install -y postgresql"
@@ -30,7 +26,6 @@ DEBIAN_ROOT = Path("/usr/lib/postgresql")
 
 _TOOLS = ("initdb", "postgres", "pg_ctl", "psql")
 _SUPERUSER = "postgres"
-_HOST = "127.0.0.1"
 _START_TIMEOUT = 30.0
 _START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
 _POLL_INTERVAL = 0.01
@@ -83,101 +78,44 @@ def _client_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("PG")}
 
 
-class PostgresServer:
+class PostgresServer(LocalServer):
     """A throwaway PostgreSQL cluster; ``with PostgresServer() as pg:`` starts and stops it."""
 
+    NAME = "PostgreSQL"
+    DIR_PREFIX = "toolbox-pg-"
+
     def __init__(self, password: str | None = None, bin_dir: str | Path | None = None) -> None:
-        self._password = password if password is not None else secrets.token_urlsafe(16)
+        super().__init__(password)
         self._bin_dir_choice = bin_dir
         self._bin_dir: Path | None = None
-        self._dir: Path | None = None
-        self._port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
         # initdb and the server refuse to run as root: root hands them to the postgres user.
         self._uid: int | None = None
         self._gid: int | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> PostgresServer:
-        """Create the cluster and start it; on failure nothing is left running or on disk."""
-        if self._proc is not None:
-            raise SandboxError("this PostgreSQL server is already running")
+    def _prepare(self) -> None:
         self._bin_dir = find_bin_dir(self._bin_dir_choice)
         self._uid, self._gid = _cluster_owner()
-        try:
-            self._dir = Path(tempfile.mkdtemp(prefix="toolbox-pg-"))
-            self._give_to_owner(self._dir)
-            self._initdb()
-            self._launch()
-        except BaseException:
-            self.stop()
-            raise
-        # A script that dies without calling stop() must not leave the server running.
-        atexit.register(self.stop)
-        return self
 
-    def stop(self) -> None:
-        """Stop the server (immediately: the data is thrown away) and remove its directory.
+    def _boot(self) -> None:
+        assert self._dir is not None
+        self._give_to_owner(self._dir)
+        self._initdb()
+        self._launch()
 
-        Safe to call twice, before ``start()``, or after a start that failed half-way.
-        """
-        atexit.unregister(self.stop)
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            self._shut_down(proc)
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _read_pid(self) -> int:
+        # The first line of postmaster.pid is the postmaster's pid.
+        return int(self._pidfile().read_text(encoding="utf-8").split("\n", 1)[0])
 
     # -- connection details ---------------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        return _HOST
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise SandboxError("the PostgreSQL server has not been started")
-        return self._port
 
     @property
     def user(self) -> str:
         return _SUPERUSER
 
     @property
-    def password(self) -> str:
-        return self._password
-
-    @property
     def bin_dir(self) -> Path:
         """The binaries this server runs (looked up now if it has not started yet)."""
         return self._bin_dir or find_bin_dir(self._bin_dir_choice)
-
-    @property
-    def directory(self) -> Path | None:
-        """The temporary directory the cluster lives (or lived) in; None before ``start()``."""
-        return self._dir
-
-    @property
-    def pid(self) -> int:
-        """The postmaster's process id, from the first line of ``postmaster.pid``."""
-        try:
-            first_line = self._pidfile().read_text(encoding="utf-8").split("\n", 1)[0]
-            return int(first_line)
-        except (OSError, ValueError) as err:
-            raise SandboxError("the PostgreSQL server is not running") from err
 
     def url(self, database: str = "postgres") -> str:
         """A ``postgresql://`` URL for ``database`` as the superuser, password included."""

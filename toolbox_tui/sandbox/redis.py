@@ -6,25 +6,21 @@ Nothing is persisted (no RDB snapshots, no AOF) and the server's directory is re
 
 from __future__ import annotations
 
-import atexit
 import os
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
 from toolbox_tui.sandbox.errors import SandboxError, log_tail
+from toolbox_tui.sandbox.local_server import HOST, LocalServer
 from toolbox_tui.sandbox.ports import free_port
 
 INSTALL_HINT = "apt-get install -y redis-server"
 
-_HOST = "127.0.0.1"
 _START_TIMEOUT = 10.0
 _START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
 _POLL_INTERVAL = 0.005
@@ -62,84 +58,29 @@ def _config_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-class RedisServer:
+class RedisServer(LocalServer):
     """A throwaway Redis server; ``with RedisServer() as redis:`` starts and stops it."""
 
+    NAME = "Redis"
+    DIR_PREFIX = "toolbox-redis-"
+
     def __init__(self, password: str | None = None, binary: str | Path | None = None) -> None:
-        self._password = password if password is not None else secrets.token_urlsafe(16)
+        super().__init__(password)
         self._binary_choice = binary
-        self._dir: Path | None = None
-        self._port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._binary: Path | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        self._binary = find_binary(self._binary_choice)
 
-    def start(self) -> RedisServer:
-        """Start the server; on failure nothing is left running or on disk."""
-        if self._proc is not None:
-            raise SandboxError("this Redis server is already running")
-        binary = find_binary(self._binary_choice)
-        try:
-            self._dir = Path(tempfile.mkdtemp(prefix="toolbox-redis-"))
-            self._launch(binary, self._write_config())
-        except BaseException:
-            self.stop()
-            raise
-        # A script that dies without calling stop() must not leave the server running.
-        atexit.register(self.stop)
-        return self
+    def _boot(self) -> None:
+        assert self._binary is not None
+        self._launch(self._binary, self._write_config())
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL) and remove its directory.
+    def _shut_down(self, proc: subprocess.Popen[bytes]) -> None:
+        _terminate(proc)
 
-        Safe to call twice, before ``start()``, or after a start that failed half-way.
-        """
-        atexit.unregister(self.stop)
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            _terminate(proc)
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- connection details ---------------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        return _HOST
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise SandboxError("the Redis server has not been started")
-        return self._port
-
-    @property
-    def password(self) -> str:
-        return self._password
-
-    @property
-    def directory(self) -> Path | None:
-        """The temporary directory the server runs (or ran) in; None before ``start()``."""
-        return self._dir
-
-    @property
-    def pid(self) -> int:
-        """The server's process id, from its pidfile."""
-        try:
-            return int(self._pidfile().read_text(encoding="utf-8").strip())
-        except (OSError, ValueError) as err:
-            raise SandboxError("the Redis server is not running") from err
+    def _read_pid(self) -> int:
+        return int(self._pidfile().read_text(encoding="utf-8").strip())
 
     def url(self, db: int = 0) -> str:
         """A ``redis://`` URL for database ``db``, password included."""
@@ -187,7 +128,7 @@ class RedisServer:
                 "--port",
                 str(self._port),
                 "--bind",
-                _HOST,
+                HOST,
                 "--save",
                 "",
                 "--appendonly",
