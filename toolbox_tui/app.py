@@ -43,6 +43,8 @@ from toolbox_tui.screens.help import HelpScreen
 from toolbox_tui.screens.pick_action import PickActionScreen
 from toolbox_tui.widgets.status import duration_text
 
+ACTION_GROUP = "action"
+
 CheckRunner = Callable[[Sequence[CheckSpec], CheckContext], AsyncIterator[Event]]
 
 
@@ -231,7 +233,7 @@ class ToolboxApp(App[None]):
     # -- fixing ----------------------------------------------------------------------
 
     def action_fix(self) -> None:
-        if self._refuse_if_read_only():
+        if self._refuse_to_act():
             return
         check_id = self.selected_check()
         result = self.board.results.get(check_id) if check_id else None
@@ -256,15 +258,20 @@ class ToolboxApp(App[None]):
             self.push_screen(PickActionScreen(actions), chosen)
 
     def action_fix_with(self, action_id: str) -> None:
-        if not self._refuse_if_read_only():
+        if not self._refuse_to_act():
             self.confirm_and_run(self.registry.actions[action_id], None)
 
-    def _refuse_if_read_only(self) -> bool:
+    def _refuse_to_act(self) -> bool:
         if self.read_only:
             self.notify("Read-only mode: actions are disabled.", severity="warning")
-        return self.read_only
+            return True
+        # One fix at a time: a second one must not cut the first off half-way (an upgrade!).
+        if any(w.group == ACTION_GROUP and not w.is_finished for w in self.workers):
+            self.notify("A fix is still running; wait for it to finish.", severity="warning")
+            return True
+        return False
 
-    @work(group="action", exclusive=True, exit_on_error=False)
+    @work(group=ACTION_GROUP, exit_on_error=False)
     async def confirm_and_run(self, action: Action, check_id: str | None) -> None:
         preview = await preview_action(action, self.ctx)
         if not await self.push_screen_wait(ConfirmActionScreen(action, preview)):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from checks import audit
-from checks.core import Registry, Status, failed
+from checks.core import Action, Registry, Status, failed
 from tests.conftest import MakeContext
 from tests.tui.conftest import build_registry, marker_action, settle
 from toolbox_tui.app import make_app
@@ -123,3 +124,41 @@ async def test_several_fixes_ask_which_one(make_context: MakeContext, tmp_path: 
         await pilot.press("enter")
         await settle(app, pilot)
         assert (tmp_path / "b").exists() and not (tmp_path / "a").exists()
+
+
+async def test_a_second_fix_waits_for_the_first(make_context: MakeContext, tmp_path: Path) -> None:
+    release = asyncio.Event()
+    registry = Registry()
+
+    @registry.check(id="env.slow", pane="environment", title="Slow fix")
+    async def slow(ctx):  # type: ignore[no-untyped-def]
+        return failed("not yet", actions=["env.slow-fix"])
+
+    async def preview(ctx):  # type: ignore[no-untyped-def]
+        return "wait for the release"
+
+    async def run(ctx):  # type: ignore[no-untyped-def]
+        await release.wait()
+        (tmp_path / "slow-done").write_text("ok")
+        return "done"
+
+    registry.add_action(Action("env.slow-fix", "Slow fix", "", False, "environment", preview, run))
+    app = make_app(make_context(), registry)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")
+        for _ in range(50):
+            if isinstance(app.screen, ConfirmActionScreen):
+                break
+            await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("f")  # while the first is still running
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmActionScreen)
+        assert any("still running" in n.message for n in app._notifications)
+        release.set()
+        await settle(app, pilot)
+        assert (tmp_path / "slow-done").exists()
+    [record] = audit.read(app.ctx.config.audit_path)
+    assert record.outcome == "ok"  # not cut off
