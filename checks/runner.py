@@ -172,15 +172,25 @@ async def preview_action(action: Action, ctx: CheckContext) -> str:
 
 
 async def run_action(
-    action: Action, ctx: CheckContext, *, confirmed: bool, dry_run: bool = False
+    action: Action,
+    ctx: CheckContext,
+    *,
+    confirmed: bool,
+    dry_run: bool = False,
+    preview: str | None = None,
 ) -> AsyncIterator[Event]:
     """Preview, then (unless refused) run ``action``.
+
+    ``preview`` is the text from :func:`preview_action` when the caller already showed it
+    (building some previews costs a subprocess); otherwise it is built here.
 
     Refused when the tool is read-only, when a dangerous action was not confirmed, or when
     the audit log cannot be written. Every attempt that could have changed something is
     audited — done, failed, refused for want of confirmation, or cut off half-way.
     """
-    for line in (await preview_action(action, ctx)).splitlines():
+    if preview is None:
+        preview = await preview_action(action, ctx)
+    for line in preview.splitlines():
         yield Log(action.id, line)
 
     refusal = _refusal(action, ctx, confirmed=confirmed, dry_run=dry_run)

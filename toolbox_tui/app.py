@@ -279,7 +279,8 @@ class ToolboxApp(App[None]):
             return
         log_to = check_id or action.id
         self.post_message(CheckLogged(log_to, f"── {action.title} ──"))
-        async for event in run_engine_action(action, self.ctx, confirmed=True):
+        # The preview the person confirmed goes into the log as is, not rebuilt.
+        async for event in run_engine_action(action, self.ctx, confirmed=True, preview=preview):
             if isinstance(event, Log):
                 self.post_message(CheckLogged(log_to, event.line))
             elif isinstance(event, ActionDone):
