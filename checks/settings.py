@@ -228,6 +228,22 @@ class ToolboxConfig(BaseSettings):
     key_rotation_days: int = Field(
         30, gt=0, description="Maximum age of DATA_ENCRYPTION_KEY (the checklist rotates monthly)."
     )
+    max_env_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        le=1024 * 1024 * 1024,
+        description="Largest env file read, in bytes; a bigger one is refused, not read.",
+    )
+    allow_read_only_env: bool = Field(
+        False,
+        description="Rewrite an env file whose mode says read-only (e.g. 0400); refused otherwise.",
+    )
+    backup_max_age_minutes: int = Field(
+        240,
+        gt=0,
+        le=7 * 24 * 60,
+        description="How old a verified database backup may be for db.upgrade to accept it.",
+    )
 
     @property
     def venv_path(self) -> Path:
