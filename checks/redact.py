@@ -2,7 +2,8 @@
 
 One :class:`Redactor` is built from every secret value of the env file. The runner passes
 each event through it before any renderer, log, report or audit line can see it, so the
-rest of the code never has to remember to.
+rest of the code never has to remember to. After masking, it also makes control characters
+visible (:func:`escape_controls`), so nothing from the env file can drive the terminal.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
+from checks.literals import GRAM, LiteralSet
+
 # Prefixes that say what kind of secret it is without helping anyone use it.
 _KNOWN_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_", "SG.", "sb_secret_")
-_MIN_SECRET_LENGTH = 4
+_MIN_SECRET_LENGTH = GRAM  # shorter values are common words, not secrets
 _SHOW_TAIL_FROM = 20
 MASK = "••••"
 
@@ -30,12 +33,30 @@ def mask(value: str) -> str:
     return f"{prefix}{MASK}{value[-4:]}"
 
 
+# C0 controls but newline and tab, DEL, C1 controls, and the bidirectional overrides and
+# isolates that make text display in another order than it is written.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each control character written out (``\\x1b``, ``\\u202e``); newline and
+    tab stay. Returns ``text`` itself when there is nothing to escape."""
+    if _CONTROLS.search(text) is None:
+        return text
+    return _CONTROLS.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 class Redactor:
     """Replaces every known secret value in text (and in events, field by field)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._literals = LiteralSet(())
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
@@ -48,14 +69,21 @@ class Redactor:
         if not new:
             return
         self._secrets |= new
-        # Longest first, so a secret that contains another is masked whole.
-        ordered = sorted(self._secrets, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        self._literals = LiteralSet(self._secrets)
 
     def text(self, text: str) -> str:
-        if self._pattern is None or not text:
+        """``text`` with every secret masked and every control character made visible."""
+        if not text:
             return text
-        return self._pattern.sub(lambda m: mask(m.group(0)), text)
+        masked = self._mask(text)
+        escaped = escape_controls(masked)
+        # Escaping can spell out a secret that itself contains a written-out escape.
+        return masked if escaped is masked else self._mask(escaped)
+
+    def _mask(self, text: str) -> str:
+        # Where several secrets start at one place, the longest is masked: one that
+        # contains another is masked whole.
+        return self._literals.sub(lambda m: mask(m.group(0)), text)
 
     def value(self, obj: T) -> T:
         """A copy of ``obj`` with every string inside it redacted (dataclasses, maps, tuples)."""
