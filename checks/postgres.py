@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode
 
 import asyncpg
 
 from checks.context import CheckContext
 from checks.core import CheckFailed
+from checks.urls import ParsedURL, URLError, parse_url
 
 CONNECT_TIMEOUT = 5.0
 
@@ -38,16 +40,31 @@ class DatabaseTarget:
     host: str
     port: int
     user: str
-    password: str
+    # repr=False: a crash report that prints locals must not print the password.
+    password: str = field(repr=False)
     database: str
 
     @property
     def dsn(self) -> str:
-        """A URL asyncpg accepts (no SQLAlchemy driver suffix)."""
+        """A URL that asyncpg and SQLAlchemy both read back to these fields (no driver suffix).
+
+        Every part is percent-encoded; a socket directory goes in the query, where both
+        expect it, and an IPv6 address in brackets.
+        """
         auth = quote(self.user, safe="")
         if self.password:
             auth += ":" + quote(self.password, safe="")
-        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.database, safe='')}"
+        database = quote(self.database, safe="")
+        if self.is_socket:
+            query = urlencode({"host": self.host, "port": self.port})
+            return f"postgresql://{auth}@/{database}?{query}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"postgresql://{auth}@{host}:{self.port}/{database}"
+
+    @property
+    def is_socket(self) -> bool:
+        """A host that is a directory holding the server's Unix socket, as libpq reads it."""
+        return self.host.startswith("/")
 
     def with_database(self, database: str) -> DatabaseTarget:
         return DatabaseTarget(self.host, self.port, self.user, self.password, database)
@@ -76,39 +93,89 @@ def target(ctx: CheckContext) -> DatabaseTarget:
 
 
 def parse_database_url(url: str) -> DatabaseTarget:
+    """DATABASE_URL read as the app's SQLAlchemy reads it (see :mod:`checks.urls`).
+
+    The server may also be named in the query, as SQLAlchemy's PostgreSQL dialects allow:
+    ``?host=/var/run/postgresql`` (a socket directory) or ``?host=db:5433``. Query values
+    win over the URL's own, as they do when SQLAlchemy hands them to the driver.
+    """
     try:
-        parts = urlsplit(url)
-        port = parts.port or 5432
-    except ValueError:
+        parsed = parse_url(url.strip())
+    except URLError as exc:
+        raise DatabaseUnavailable(f"DATABASE_URL cannot be parsed: {exc}.", _FORMAT) from None
+    if parsed.backend not in ("postgresql", "postgres"):
         raise DatabaseUnavailable(
-            "DATABASE_URL cannot be parsed.", "Fix its format: postgresql://user:pw@host:5432/db"
-        ) from None
-    scheme = parts.scheme.split("+", 1)[0]
-    if scheme not in ("postgresql", "postgres"):
-        raise DatabaseUnavailable(
-            f"DATABASE_URL is a {scheme or 'schemeless'} URL, not PostgreSQL.",
+            f"DATABASE_URL is a {parsed.backend} URL, not PostgreSQL.",
             "Point it at the PostgreSQL server: postgresql://user:pw@host:5432/db",
         )
+    host, port = _server(parsed)
+    user = parsed.username or ""
+    passwords = parsed.query_values("password")
     return DatabaseTarget(
-        host=parts.hostname or "localhost",
+        host=host,
         port=port,
-        user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        database=unquote(parts.path.lstrip("/")) or unquote(parts.username or ""),
+        user=user,
+        password=passwords[-1] if passwords else parsed.password or "",
+        # libpq's default: the database named like the user.
+        database=parsed.database or user,
     )
+
+
+_FORMAT = "Fix its format: postgresql://user:pw@host:5432/db, special characters percent-encoded."
+# SQLAlchemy's test for a "host:port" query value: a host name is letters, digits, - and .
+_HOST_PORT = re.compile(r"([a-zA-Z0-9\-\.]*)(?::(\d*))?")
+
+
+def _server(parsed: ParsedURL) -> tuple[str, int]:
+    """Host and port, from the query when it names them, else from the URL itself."""
+    hosts = [h for value in parsed.query_values("host") for h in value.split(",")]
+    ports = [p for value in parsed.query_values("port") for p in value.split(",")]
+    if len(hosts) > 1 or len(ports) > 1:
+        raise DatabaseUnavailable(
+            "DATABASE_URL names several servers (a multi-host URL); toolbox-tui checks one.",
+            "Point DATABASE_URL at the primary for the release, e.g. ?host=db1:5432.",
+        )
+    host, port_text = parsed.host, ports[0] if ports else None
+    if hosts:
+        host = hosts[0]
+        match = _HOST_PORT.fullmatch(host)
+        if match and ":" in host and not ports:
+            host, port_text = match.group(1), match.group(2) or None
+    if host is not None and "@" in host:
+        raise DatabaseUnavailable(
+            "DATABASE_URL's host contains '@': the password holds an unencoded @.",
+            "Write @ in the password as %40.",
+        )
+    port = parsed.port if port_text is None else _int_or_none(port_text)
+    if port is None and port_text is not None:
+        raise DatabaseUnavailable("DATABASE_URL's port is not a number.", _FORMAT)
+    port = port or 5432
+    if not 0 < port < 65536:
+        raise DatabaseUnavailable("DATABASE_URL's port is not between 1 and 65535.", _FORMAT)
+    return host or "localhost", port
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else None
 
 
 def redacted_location(t: DatabaseTarget) -> str:
     """``host:port/db`` — what a message may show of the URL."""
-    return f"{t.host}:{t.port}/{t.database}"
+    host = f"[{t.host}]" if ":" in t.host else t.host
+    return f"{host}:{t.port}/{t.database}"
 
 
 async def open_connection(
-    t: DatabaseTarget, timeout: float = CONNECT_TIMEOUT
+    t: DatabaseTarget,
+    timeout: float = CONNECT_TIMEOUT,
+    server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Connection:
     where = redacted_location(t)
     try:
-        return await asyncio.wait_for(asyncpg.connect(t.dsn, timeout=timeout), timeout + 1)
+        return await asyncio.wait_for(
+            asyncpg.connect(t.dsn, timeout=timeout, server_settings=server_settings),
+            timeout + 1,
+        )
     except TimeoutError:
         raise DatabaseUnavailable(
             f"Connecting to {where} timed out after {timeout:g} s.",

@@ -76,6 +76,6 @@ async def vault(ctx: CheckContext) -> Outcome:
     namespace = require(ctx.env, "VAULT_NAMESPACE", findings)
     return findings.outcome(
         "VAULT_ADDR is https and VAULT_NAMESPACE is set.",
-        host=url.hostname if url else None,
+        host=url.host if url else None,
         namespace=namespace,
     )

@@ -6,7 +6,6 @@ Provides checks ``env.supabase`` and ``env.virus-scanning``.
 from __future__ import annotations
 
 import re
-from urllib.parse import SplitResult
 
 import jwt
 
@@ -21,6 +20,7 @@ from checks.environment.values import (
     require_bool,
     require_https_url,
 )
+from checks.urls import ParsedURL
 
 ANON = "anon"
 SERVICE = "service_role"
@@ -66,13 +66,14 @@ async def supabase(ctx: CheckContext) -> Outcome:
         _check_keys(findings, anon_key.strip(), service_key.strip(), _project_ref(url))
     return findings.outcome(
         "SUPABASE_URL is https and the anon and service keys are in their places.",
-        host=url.hostname if url else None,
+        host=url.host if url else None,
     )
 
 
-def _project_ref(url: SplitResult | None) -> str | None:
+def _project_ref(url: ParsedURL | None) -> str | None:
     """``abcd`` for https://abcd.supabase.co; None for a custom domain (nothing to compare)."""
-    host = url.hostname if url else None
+    # Lower-cased: host names are case-blind, and a key's ref is written in lower case.
+    host = url.host.lower() if url and url.host else None
     if host and host.endswith(SUPABASE_DOMAIN):
         return host.removesuffix(SUPABASE_DOMAIN)
     return None

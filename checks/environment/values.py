@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import SplitResult, urlsplit
 
 from checks.core import Outcome, failed, passed, warned
 from checks.settings import DeploymentEnv
+from checks.urls import ParsedURL, URLError, parse_url
 
 PANE = "environment"
 ENV_FILE_CHECK = "env.file"
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
-_INT = re.compile(r"[+-]?\d+")
+# ASCII digits only: int() also takes Arabic-Indic or full-width digits, which no one
+# means in an env file.
+_INT = re.compile(r"[+-]?[0-9]+")
+# A quintillion is past any lifetime, port or count; more digits is a typo or an attack
+# (int() refuses beyond 4300 digits with an exception, and huge values overflow timedelta).
+MAX_DIGITS = 18
 
 # The checklist's samples: ``<generate_with_openssl_rand_hex_32>``, ``sk_live_<your_live_key>``,
 # ``https://your-project.supabase.co`` and friends.
@@ -44,10 +49,17 @@ def parse_bool(raw: str | None) -> bool | None:
 
 
 def parse_int(raw: str | None) -> int | None:
-    """A whole number written in plain digits (no ``1_000``, no ``3.0``); None otherwise."""
-    if raw is None or not _INT.fullmatch(raw.strip()):
+    """A whole number written in plain digits (no ``1_000``, no ``3.0``), of at most
+    :data:`MAX_DIGITS` digits; None otherwise (see :func:`is_oversized_int` for why)."""
+    if raw is None or not _INT.fullmatch(raw.strip()) or is_oversized_int(raw):
         return None
     return int(raw.strip())
+
+
+def is_oversized_int(raw: str) -> bool:
+    """Digits enough to be a number, but more of them than any sensible setting has."""
+    text = raw.strip()
+    return bool(_INT.fullmatch(text)) and len(text.lstrip("+-")) > MAX_DIGITS
 
 
 def is_placeholder(value: str) -> bool:
@@ -61,10 +73,10 @@ def _is_sample_url(value: str) -> bool:
     if "://" not in value:
         return False
     try:
-        parts = urlsplit(value)
-        return parts.hostname == "host" or parts.password == "password"
-    except ValueError:
+        parts = parse_url(value.strip())
+    except URLError:
         return False
+    return (parts.host or "").lower() == "host" or parts.password == "password"
 
 
 def is_production(env: DeploymentEnv) -> bool:
@@ -153,40 +165,57 @@ def require_int(env: DeploymentEnv, name: str, findings: Findings) -> int | None
     if raw is None:
         return None
     value = parse_int(raw)
-    if value is None:
+    if is_oversized_int(raw):
+        findings.fail(
+            f"{name} is not a sensible number (more than {MAX_DIGITS} digits)",
+            f"Write the intended value of {name}; a stray paste or repeated key press?",
+        )
+    elif value is None:
         findings.fail(f"{name} is not a whole number", f"Write {name} in plain digits.")
     return value
 
 
-def require_url(env: DeploymentEnv, name: str, findings: Findings) -> SplitResult | None:
-    """``name`` split into a URL whose port (if any) is a number; None after recording why not."""
+def require_url(
+    env: DeploymentEnv, name: str, findings: Findings, *, host_in_query: bool = False
+) -> ParsedURL | None:
+    """``name`` read as the app reads URLs (:mod:`checks.urls`), with a port number (if any)
+    and a host; None after recording why not. ``host_in_query`` accepts a URL that names its
+    server only in the query (PostgreSQL's ``?host=/var/run/postgresql``)."""
     raw = require(env, name, findings)
     if raw is None:
         return None
     try:
-        parts = urlsplit(raw.strip())
-        parts.port  # noqa: B018 - raises ValueError for a non-numeric or out-of-range port
-    except ValueError:
+        parsed = parse_url(raw.strip())
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise URLError("its port is not between 1 and 65535")
+    except URLError as exc:
         findings.fail(
-            f"{name} cannot be parsed as a URL (is the port a number?)",
+            f"{name} cannot be parsed as a URL ({exc})",
             f"Check {name}: scheme://user:password@host:port/path, with special characters "
             "in the password percent-encoded.",
         )
         return None
-    if not parts.hostname:
+    if parsed.host is not None and "@" in parsed.host:
+        # No host name holds "@": the password does, unencoded, and its tail reads as host.
+        findings.fail(
+            f"{name} has an unencoded @ in its password",
+            f"Write @ in the password of {name} as %40.",
+        )
+        return None
+    if not parsed.host and not (host_in_query and parsed.query_values("host")):
         findings.fail(f"{name} has no host", f"Put the server's host name in {name}.")
         return None
-    return parts
+    return parsed
 
 
-def require_https_url(env: DeploymentEnv, name: str, findings: Findings) -> SplitResult | None:
+def require_https_url(env: DeploymentEnv, name: str, findings: Findings) -> ParsedURL | None:
     """Like :func:`require_url`, and the scheme must be https."""
-    parts = require_url(env, name, findings)
-    if parts is not None and parts.scheme.lower() != "https":
+    parsed = require_url(env, name, findings)
+    if parsed is not None and parsed.scheme.lower() != "https":
         findings.fail(
-            f"{name} uses {parts.scheme or 'no scheme'}, not https",
+            f"{name} uses {parsed.scheme}, not https",
             f"Use the https:// address for {name}; credentials must not cross the network "
             "in clear text.",
         )
         return None
-    return parts
+    return parsed

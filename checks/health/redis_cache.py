@@ -4,14 +4,14 @@ policy (the app queues Celery tasks there, so evicting keys would lose work)."""
 from __future__ import annotations
 
 import contextlib
-from urllib.parse import urlsplit
 
 import redis.asyncio as redis_asyncio
 from redis import exceptions as redis_errors
 
-from checks.checklist import VERIFY
+from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check, failed, passed, warned
+from checks.urls import URLError, parse_url, urllib_agrees
 
 PANE = "health"
 CONNECT_TIMEOUT = 5.0
@@ -20,25 +20,38 @@ EVICTING_POLICIES = {"allkeys-lru", "allkeys-lfu", "allkeys-random"}
 
 
 def _where(url: str) -> str:
-    parts = urlsplit(url)
+    """``host:port/db`` as the app reads REDIS_URL (:mod:`checks.urls`): never the password,
+    even one that holds a / or ? and so fools urllib into reading part of it as the host."""
     try:
-        port = str(parts.port or 6379)
-    except ValueError:
-        port = "?"
-    return f"{parts.hostname or 'localhost'}:{port}"
+        return parse_url(url.strip()).location(default_port=6379)
+    except URLError:
+        return "the host in REDIS_URL"
 
 
 @check(
     id="redis.reachable",
     pane=PANE,
     title="Redis reachable",
-    checklist=(VERIFY, "Backend API health"),
+    checklist=(ENVIRONMENT, "Database"),
+    partial="DATABASE_URL (env.database-url)",
 )
 async def redis_reachable(ctx: CheckContext) -> Outcome:
     url = ctx.env.get("REDIS_URL")
     if url is None:
         return failed("REDIS_URL is not set.", "Set it in the env file (see .env.example).")
     where = _where(url)
+    try:
+        readable = urllib_agrees(parse_url(url.strip()))
+    except URLError:
+        readable = False
+    if not readable:
+        # redis-py reads URLs with urllib: it would connect somewhere else, or with another
+        # password, than the URL says. Refuse rather than report on the wrong server.
+        return failed(
+            "REDIS_URL cannot be read the same way by redis-py: its password must be "
+            "percent-encoded.",
+            "In the password write / as %2F, ? as %3F, # as %23 and @ as %40.",
+        )
     try:
         client = redis_asyncio.from_url(
             url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT

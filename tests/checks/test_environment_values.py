@@ -6,13 +6,17 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from fake_deployment import Deployment, RunCheck, random_alnum, supabase_key
+from fake_deployment import SUPABASE_REF, Deployment, RunCheck, random_alnum, supabase_key
 
 from checks.core import Status
-from checks.environment.values import is_placeholder, parse_bool, parse_int
+from checks.environment.values import MAX_DIGITS, is_placeholder, parse_bool, parse_int
 from checks.settings import ENV_GROUPS, vars_in_group
 
 FAIL, WARN, PASS = Status.FAIL, Status.WARN, Status.PASS
+# A password SQLAlchemy (so the app) accepts unencoded, and urllib reads as host and path.
+SLASH_PASSWORD = "/Zq8xK2pL9vB4nM7qW1eR5tY3uI6oP0aS"
+SLASH_URL = f"postgresql://toolboxai:{SLASH_PASSWORD}@db.internal:5432/toolboxai_prod"
+FULL_WIDTH_30 = "\uff13\uff10"  # int() takes it; no one means it
 
 
 def _resolve(deployment: Deployment, changes: dict[str, str | None]) -> dict[str, str | None]:
@@ -61,6 +65,81 @@ PROBLEMS: list[tuple[str, dict[str, str | None], Status, str]] = [
     ("env.redis-url", {"REDIS_URL": "redis://cache.internal:6379/0"}, FAIL, "no password"),
     ("env.redis-url", {"REDIS_URL": "redis://:pw@cache:6379/zero"}, FAIL, "index is not a number"),
     ("env.redis-url", {"REDIS_URL": "redis://:pw@cache:port/0"}, FAIL, "cannot be parsed"),
+    (
+        "env.database-url",
+        {"DATABASE_URL": "postgresql://app:toolboxai_prod@db.internal:5432/toolboxai_prod"},
+        FAIL,
+        "DATABASE_URL's password equals its database name",
+    ),
+    (
+        "env.database-url",
+        {"DATABASE_URL": "postgresql://toolbox:toolbox@db.internal/toolboxai_prod"},
+        FAIL,
+        "DATABASE_URL's password equals its user name",
+    ),
+    (
+        "env.database-url",
+        {"DATABASE_URL": "postgresql://app:first@second@db.internal/toolboxai_prod"},
+        FAIL,
+        "DATABASE_URL has an unencoded @ in its password",
+    ),
+    (
+        "env.database-url",
+        {"DATABASE_URL": "postgresql://app:pw@db.internal:70000/toolboxai_prod"},
+        FAIL,
+        "port is not between 1 and 65535",
+    ),
+    (
+        "env.database-url",
+        {"DATABASE_URL": "postgresql://app:pw@/toolboxai_prod?host=db1:5432&host=db2:5432"},
+        FAIL,
+        "names several servers",
+    ),
+    (
+        "env.redis-url",
+        {"REDIS_URL": "redis://:pass/word-long@cache.internal:6379/0"},
+        FAIL,
+        "REDIS_URL's password must be percent-encoded",
+    ),
+    (
+        "env.redis-url",
+        {"REDIS_URL": "redis://:pass?word-long@cache.internal:6379/0"},
+        FAIL,
+        "REDIS_URL's password must be percent-encoded",
+    ),
+    (
+        "env.redis-url",
+        {"REDIS_URL": "redis://:pass#word-long@cache.internal:6379/0"},
+        FAIL,
+        "REDIS_URL's password must be percent-encoded",
+    ),
+    (
+        "env.redis-url",
+        {"REDIS_URL": "redis://:cache.internal@cache.internal:6379/0"},
+        FAIL,
+        "REDIS_URL's password equals its host name",
+    ),
+    (
+        "env.redis-url",
+        {"REDIS_URL": "redis://:pw@cache.internal:6379/" + "1" * 5000},
+        FAIL,
+        "index is not a number",
+    ),
+    (
+        "env.jwt-settings",
+        {"JWT_ACCESS_TOKEN_EXPIRE_MINUTES": "9" * 5000},
+        FAIL,
+        "JWT_ACCESS_TOKEN_EXPIRE_MINUTES is not a sensible number",
+    ),
+    (
+        "env.jwt-settings",
+        {"JWT_REFRESH_TOKEN_EXPIRE_DAYS": "1" * (MAX_DIGITS + 1)},
+        FAIL,
+        "JWT_REFRESH_TOKEN_EXPIRE_DAYS is not a sensible number",
+    ),
+    ("env.jwt-settings", {"JWT_ACCESS_TOKEN_EXPIRE_MINUTES": FULL_WIDTH_30}, FAIL, "not a whole"),
+    ("env.smtp", {"SMTP_PORT": "5" * 4301}, FAIL, "SMTP_PORT is not a sensible number"),
+    ("env.vault", {"VAULT_ADDR": "vault.toolboxai.local:8200"}, FAIL, "no scheme://"),
     ("env.smtp", {"SMTP_USE_TLS": "false"}, FAIL, "SMTP_PORT 587 needs SMTP_USE_TLS=true"),
     (
         "env.smtp",
@@ -206,6 +285,13 @@ ALSO_GOOD: list[tuple[str, dict[str, str | None]]] = [
         {"DATABASE_URL": "postgresql+asyncpg://app:s3cret@db.internal:6432/toolboxai_prod"},
     ),
     ("env.redis-url", {"REDIS_URL": "rediss://default:s3cret@cache.internal:6380"}),
+    ("env.redis-url", {"REDIS_URL": "redis://:pa%2Fss%3Fw%23rd%40@cache.internal:6379/0"}),
+    ("env.database-url", {"DATABASE_URL": SLASH_URL}),
+    (
+        "env.database-url",
+        {"DATABASE_URL": "postgresql+asyncpg://app:s3cret@/toolboxai_prod?host=/run/postgresql"},
+    ),
+    ("env.supabase", {"SUPABASE_URL": f"https://{SUPABASE_REF.upper()}.supabase.co"}),
     ("env.smtp", {"SMTP_PORT": "465"}),
     ("env.smtp", {"SMTP_HOST": "smtp.mailgun.org", "SMTP_USER": "postmaster@toolboxai.com"}),
     ("env.from-email", {"FROM_EMAIL": "no-reply+deploy@mail.toolboxai.com"}),
@@ -355,7 +441,31 @@ def test_parse_bool(raw: str | None, expected: bool | None) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("30", 30), (" 7 ", 7), ("-1", -1), ("3.0", None), ("1_000", None), ("", None), (None, None)],
+    [
+        ("30", 30),
+        (" 7 ", 7),
+        ("-1", -1),
+        ("3.0", None),
+        ("1_000", None),
+        ("", None),
+        (None, None),
+        ("9" * MAX_DIGITS, int("9" * MAX_DIGITS)),
+        ("-" + "9" * MAX_DIGITS, -int("9" * MAX_DIGITS)),
+        ("1" * (MAX_DIGITS + 1), None),
+        ("9" * 5000, None),  # int() would raise: "Exceeds the limit (4300 digits)"
+        (FULL_WIDTH_30, None),
+    ],
 )
 def test_parse_int(raw: str | None, expected: int | None) -> None:
     assert parse_int(raw) == expected
+
+
+async def test_slash_password_url_shows_where_it_points_and_never_the_password(
+    deployment: Deployment, check: RunCheck
+) -> None:
+    deployment.write(DATABASE_URL=SLASH_URL)
+    result = await check("env.database-url")
+    assert result.status == PASS, result
+    assert (result.evidence["host"], result.evidence["port"]) == ("db.internal", "5432")
+    assert result.evidence["database"] == "toolboxai_prod"
+    assert SLASH_PASSWORD[1:] not in repr(result)

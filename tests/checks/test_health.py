@@ -105,6 +105,17 @@ async def test_redis_without_password(make_context: MakeContext, redis_server) -
     assert result.status is Status.FAIL and "rejected the credentials" in result.message
 
 
+async def test_redis_url_that_redis_py_would_misread_is_refused(
+    make_context: MakeContext, redis_server
+) -> None:  # type: ignore[no-untyped-def]
+    # An unencoded / in the password: urllib (and so redis-py) would take part of it as the
+    # host; connecting would report on some other server, or leak the password as a host name.
+    url = f"redis://:pa/ss@127.0.0.1:{redis_server.port}/0"
+    result = await run_check(redis_ctx(make_context, url), "redis.reachable")
+    assert result.status is Status.FAIL and "percent-encoded" in result.message
+    assert "pa/ss" not in result.message
+
+
 async def test_redis_refused(make_context: MakeContext) -> None:
     url = f"redis://:pw@127.0.0.1:{free_port()}/0"
     result = await run_check(redis_ctx(make_context, url), "redis.reachable")
