@@ -2,15 +2,27 @@
 
 Commands are argv lists — never a shell string — and credentials travel in the
 environment, not on the command line where ``ps`` would show them.
+
+A command never outlives us. It runs in its own process group, so a Ctrl-C typed at the
+terminal reaches only us and we decide how it stops; the kernel kills it if we die, even
+by kill -9 (``die_with_parent``); and a cancelled ``run`` first interrupts it (SIGINT:
+alembic and SQLAlchemy roll their transaction back and exit), then kills what is left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
+import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+INTERRUPT_GRACE = 5.0  # seconds a cancelled command gets to stop on SIGINT before SIGKILL
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -32,11 +44,13 @@ async def run(
     log: Callable[[str], None] | None = None,
     stdin: bytes | None = None,
     capture_stdout: bool = False,
+    interrupt_grace: float = INTERRUPT_GRACE,
 ) -> Completed:
     """Run ``argv``; stderr (and stdout unless captured) goes line by line to ``log``.
 
-    Cancelling the awaiting task kills the process, so a quit or a timeout leaves nothing
-    behind.
+    Cancelling the awaiting task sends SIGINT to the command's process group, SIGKILL to
+    whatever of it is left ``interrupt_grace`` seconds later (at once on a second
+    cancellation), reaps it and re-raises: a quit or a timeout leaves nothing behind.
     """
     process = await asyncio.create_subprocess_exec(
         *argv,
@@ -45,6 +59,8 @@ async def run(
         stderr=asyncio.subprocess.PIPE,
         env=dict(env) if env is not None else None,
         cwd=cwd,
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
     )
     stderr_lines: list[str] = []
     stdout_chunks: list[str] = []
@@ -69,9 +85,60 @@ async def run(
         )
         returncode = await process.wait()
     except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        with contextlib.suppress(Exception):
-            await asyncio.shield(process.wait())
+        await _interrupt(process, interrupt_grace)
         raise
     return Completed(returncode, "\n".join(stdout_chunks), tuple(stderr_lines))
+
+
+async def _interrupt(process: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGINT to the process group, SIGKILL to what is left of it after ``grace``; reaped."""
+    # The group's id is the child's pid (start_new_session). The kernel does not hand it
+    # out again while any member of the group lives.
+    _signal_group(process.pid, signal.SIGINT)
+    # Too slow, or cancelled once more: either way, stop waiting.
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(process.wait()), grace)
+    # Also after a clean exit: a grandchild it left behind must not go on alone.
+    _signal_group(process.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        await asyncio.shield(process.wait())
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # here, not at the top: `toolbox-tui check` need not load it
+
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+def die_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel send ``signum`` to the child when we die, by
+    kill -9 too; None where the kernel cannot (not Linux).
+
+    Two things to know. The kernel sends it when the *thread* that started the child ends,
+    so start a long-lived child from a thread that lives as long as it should. And a
+    change of user clears it: Popen switches ``user``/``group`` before it calls
+    ``preexec_fn``, so a child started as another user keeps it.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent, number = os.getpid(), int(signum)
+
+    def arm() -> None:  # runs in the child between fork and exec: keep it to system calls
+        prctl(_PR_SET_PDEATHSIG, number, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)  # we died before the line above: nobody would send the signal
+
+    return arm

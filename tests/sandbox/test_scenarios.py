@@ -3,7 +3,6 @@ one) makes it pass; every process stops when the sandbox does, also on an error.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from checks.context import CheckContext
 from checks.core import Status
 from checks.runner import ActionDone, Finished, run_action, run_checks
 from checks.settings import ToolboxConfig
+from tests.sandbox.procs import Proc, left_behind
 from toolbox_tui.sandbox.errors import SandboxError
 from toolbox_tui.sandbox.stack import SCENARIOS, Sandbox
 
@@ -64,13 +64,32 @@ def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_error_inside_the_sandbox_stops_every_process(tmp_path: Path) -> None:
-    pids: list[int] = []
+    procs: list[Proc] = []
+    folders: list[Path] = []
     with pytest.raises(RuntimeError, match="boom"), Sandbox(tmp_path) as sandbox:
-        pids += [sandbox.postgres.pid, sandbox.redis.pid]
+        for server in (sandbox.postgres, sandbox.redis):
+            procs.append(Proc.of(server.pid))
+            assert server.directory is not None
+            folders.append(server.directory)
         raise RuntimeError("boom")
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    # Stopped on the way out, not later by the watchdog: nothing to wait for.
+    assert left_behind(procs, folders) == []
+
+
+async def test_db_down_can_be_brought_back_with_its_data(tmp_path: Path) -> None:
+    with Sandbox(tmp_path, ["db-down"]) as sandbox:
+        found, _ = await statuses(sandbox)
+        assert failing(found) == {"db.reachable"}
+        assert sandbox.postgres.directory is not None
+        assert sandbox.postgres.directory.exists()
+
+        sandbox.postgres.start()
+
+        found, _ = await statuses(sandbox)
+        assert failing(found) == set()
+        assert found["db.revision-state"] is Status.PASS  # the migrated database is still there
+        folder = sandbox.postgres.directory
+    assert not folder.exists()
 
 
 async def test_postgres_stopping_in_the_middle_of_a_run(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The sandbox's real PostgreSQL and Redis servers: they start, guard their passwords and
-leave nothing behind when they stop."""
+"""The sandbox's real PostgreSQL and Redis servers: they start, guard their passwords,
+leave nothing behind when they stop, and a halted server resumes where it was."""
 
 from __future__ import annotations
 
@@ -13,36 +13,20 @@ from urllib.parse import quote
 import asyncpg
 import pytest
 
+from tests.sandbox.procs import descendants, using
 from toolbox_tui.sandbox import postgres as postgres_module
+from toolbox_tui.sandbox import watchdog
 from toolbox_tui.sandbox.errors import SandboxError
 from toolbox_tui.sandbox.ports import free_port
 from toolbox_tui.sandbox.postgres import PostgresServer, find_bin_dir
 from toolbox_tui.sandbox.redis import RedisServer, resp_command
 
-# -- helpers ----------------------------------------------------------------------------------
+# -- the tests' own tools ---------------------------------------------------------------------
 
 
 def _descendants(root: int) -> set[int]:
-    """Every process below ``root`` in the process tree, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # it ended while we looked
-        # The command name is in parentheses and may hold spaces: split after it.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    """The processes below ``root``, except this process's watchdog (it outlives servers)."""
+    return descendants(root) - {watchdog.shared().pid}
 
 
 def _assert_gone(pid: int) -> None:
@@ -306,3 +290,69 @@ def test_servers_refuse_a_second_start_and_allow_stop_before_start(
         redis_server.start()
     PostgresServer().stop()
     RedisServer().stop()
+
+
+# -- sessions, halting and resuming -----------------------------------------------------------
+
+
+def test_servers_run_in_sessions_of_their_own(
+    postgres_server: PostgresServer, redis_server: RedisServer
+) -> None:
+    """A Ctrl-C typed at our terminal reaches only us; we stop the servers in order."""
+    for server in (postgres_server, redis_server):
+        assert os.getsid(server.pid) == server.pid != os.getsid(0)
+
+
+def test_stop_says_what_it_stopped() -> None:
+    server = RedisServer().start()
+    pid, directory = server.pid, server.directory
+
+    assert server.stop() == f"Redis (pid {pid}) stopped; {directory} removed."
+    assert server.stop() is None
+
+
+async def test_a_halted_postgres_resumes_on_its_port_with_its_data() -> None:
+    with PostgresServer() as pg:
+        url = pg.create_database("kept")
+        conn = await asyncpg.connect(url)
+        await conn.execute("CREATE TABLE t (x int); INSERT INTO t VALUES (42)")
+        await conn.close()
+        port, directory, first = pg.port, pg.directory, pg.pid
+
+        pg.halt()
+
+        assert not pg.running
+        _assert_gone(first)
+        with pytest.raises(OSError):
+            await asyncpg.connect(url)
+        assert directory is not None
+        assert directory.exists()
+        assert not [p for p in using(directory) if p != os.getpid()]
+
+        pg.start()
+
+        assert (pg.port, pg.running) == (port, True)
+        conn = await asyncpg.connect(url)
+        try:
+            assert await conn.fetchval("SELECT x FROM t") == 42
+        finally:
+            await conn.close()
+        second = pg.pid
+    _assert_gone(second)
+    assert not directory.exists()
+
+
+def test_a_halted_server_whose_port_was_taken_says_so_and_leaves_nothing() -> None:
+    server = RedisServer().start()
+    port, directory = server.port, server.directory
+    server.halt()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+
+        with pytest.raises(SandboxError, match=f"another process has taken port {port}"):
+            server.start()
+
+    assert directory is not None
+    assert not directory.exists()
+    assert not server.running

@@ -2,32 +2,31 @@
 
 The cluster comes from the Debian binaries (``/usr/lib/postgresql/<version>/bin``), lives in
 a fresh temporary directory, asks for a password (scram-sha-256) like a production server
-does, and is thrown away on ``stop()``. Durability is switched off: nothing here outlives
-the process that started it.
+does, and is thrown away on ``stop()`` (``halt()`` keeps it for a later ``start()``).
+Durability is switched off: nothing here outlives the process that started it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
+import signal
 import subprocess
 import time
 from pathlib import Path
 from urllib.parse import quote
 
+from checks.subprocesses import die_with_parent
 from toolbox_tui.sandbox.errors import SandboxError, log_tail, mask
 from toolbox_tui.sandbox.local_server import LocalServer
-from toolbox_tui.sandbox.ports import free_port
 
 INSTALL_HINT = "apt-get install -y postgresql"
 BIN_ENV_VAR = "TOOLBOX_PG_BIN"
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 
-_TOOLS = ("initdb", "postgres", "pg_ctl", "psql")
+_TOOLS = ("initdb", "postgres", "psql")
 _SUPERUSER = "postgres"
 _START_TIMEOUT = 30.0
-_START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
 _POLL_INTERVAL = 0.01
 _COMMAND_TIMEOUT = 60.0
 
@@ -83,6 +82,13 @@ class PostgresServer(LocalServer):
 
     NAME = "PostgreSQL"
     DIR_PREFIX = "toolbox-pg-"
+    # Immediate shutdown, what `pg_ctl -m immediate` sends: the postmaster stops its
+    # backends and exits at once; the next start of a halted cluster recovers from the WAL.
+    STOP_SIGNAL = signal.SIGQUIT
+    # Fast shutdown for halt(): a checkpoint writes out every commit first. With
+    # synchronous_commit off, an immediate shutdown loses the last ones, and a halted
+    # cluster must resume with what was committed.
+    HALT_SIGNAL = signal.SIGINT
 
     def __init__(self, password: str | None = None, bin_dir: str | Path | None = None) -> None:
         super().__init__(password)
@@ -100,11 +106,10 @@ class PostgresServer(LocalServer):
         assert self._dir is not None
         self._give_to_owner(self._dir)
         self._initdb()
-        self._launch()
-
-    def _read_pid(self) -> int:
-        # The first line of postmaster.pid is the postmaster's pid.
-        return int(self._pidfile().read_text(encoding="utf-8").split("\n", 1)[0])
+        sockets = self._dir / "sockets"
+        sockets.mkdir()
+        self._give_to_owner(sockets)
+        self._listen(None)
 
     # -- connection details ---------------------------------------------------------------
 
@@ -184,6 +189,9 @@ class PostgresServer(LocalServer):
             text=True,
             timeout=timeout,
             check=False,
+            start_new_session=True,
+            # The calling thread waits for it, so it lasts as long as the parent-death signal needs.
+            preexec_fn=die_with_parent(),
         )
 
     def _initdb(self) -> None:
@@ -217,49 +225,33 @@ class PostgresServer(LocalServer):
                 f"initdb failed (exit {done.returncode}):\n{mask(output, self._password)}"
             )
 
-    def _launch(self) -> None:
+    def _launch(self) -> bool:
         assert self._dir is not None
-        sockets = self._dir / "sockets"
-        sockets.mkdir()
-        self._give_to_owner(sockets)
-        for _attempt in range(_START_ATTEMPTS):
-            self._port = free_port()
-            argv = [
-                self._tool("postgres"),
-                "-D",
-                str(self._data),
-                "-p",
-                str(self._port),
-                "-k",
-                str(sockets),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                # Throwaway data: skip every flush to disk.
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ]
-            # The postmaster is our own child (not detached by `pg_ctl start`), so it is
-            # reaped the moment it exits and leaves no zombie behind for init to collect.
-            with self._log.open("wb") as log:
-                self._proc = subprocess.Popen(
-                    argv,
-                    cwd=self._dir,
-                    env=_client_env(),
-                    user=self._uid,
-                    group=self._gid,
-                    extra_groups=[] if self._uid is not None else None,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            if self._wait_until_ready(self._proc):
-                return
-            self._proc = None
-        raise SandboxError(f"PostgreSQL found no free port in {_START_ATTEMPTS} attempts")
+        argv = [
+            self._tool("postgres"),
+            "-D",
+            str(self._data),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self._dir / "sockets"),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            # Throwaway data: skip every flush to disk.
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
+        # None of our postmasters runs now, so a pidfile is stale (left by SIGKILL): its
+        # "ready" line would end the wait below before the new server is up.
+        self._pidfile().unlink(missing_ok=True)
+        # The postmaster is our own child (not detached by `pg_ctl start`), so it is
+        # reaped the moment it exits and leaves no zombie behind for init to collect.
+        proc = self._spawn(argv, self._log, env=_client_env(), user=self._uid, group=self._gid)
+        return self._wait_until_ready(proc)
 
     def _wait_until_ready(self, proc: subprocess.Popen[bytes]) -> bool:
         """True once the server accepts connections; False if its port was taken."""
@@ -289,19 +281,6 @@ class PostgresServer(LocalServer):
         except OSError:
             return ""
         return lines[7].strip() if len(lines) > 7 else ""
-
-    def _shut_down(self, proc: subprocess.Popen[bytes]) -> None:
-        # A failing pg_ctl is no reason to give up: the wait below kills what is left.
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            self._run_as_owner(
-                [self._tool("pg_ctl"), "-D", str(self._data), "-m", "immediate", "-w", "stop"],
-                timeout=_START_TIMEOUT,
-            )
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
     def _major_version(self) -> int:
         try:

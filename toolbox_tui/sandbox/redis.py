@@ -1,7 +1,8 @@
 """A private Redis server on a free loopback port, for the demo sandbox and the tests.
 
-Nothing is persisted (no RDB snapshots, no AOF) and the server's directory is removed on
-``stop()``. Like a production cache it requires a password.
+Nothing is persisted (no RDB snapshots, no AOF), so a server resumed after ``halt()``
+starts empty; its directory is removed on ``stop()``. Like a production cache it requires
+a password.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from urllib.parse import quote
 
 from toolbox_tui.sandbox.errors import SandboxError, log_tail
 from toolbox_tui.sandbox.local_server import HOST, LocalServer
-from toolbox_tui.sandbox.ports import free_port
 
 INSTALL_HINT = "apt-get install -y redis-server"
 
 _START_TIMEOUT = 10.0
-_START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
 _POLL_INTERVAL = 0.005
-_STOP_TIMEOUT = 5.0
 
 
 def find_binary(binary: str | Path | None = None) -> Path:
@@ -63,6 +61,8 @@ class RedisServer(LocalServer):
 
     NAME = "Redis"
     DIR_PREFIX = "toolbox-redis-"
+    STOP_SIGNAL = signal.SIGTERM  # it saves nothing first: nothing is configured to be saved
+    STOP_GRACE = 5.0
 
     def __init__(self, password: str | None = None, binary: str | Path | None = None) -> None:
         super().__init__(password)
@@ -73,14 +73,8 @@ class RedisServer(LocalServer):
         self._binary = find_binary(self._binary_choice)
 
     def _boot(self) -> None:
-        assert self._binary is not None
-        self._launch(self._binary, self._write_config())
-
-    def _shut_down(self, proc: subprocess.Popen[bytes]) -> None:
-        _terminate(proc)
-
-    def _read_pid(self) -> int:
-        return int(self._pidfile().read_text(encoding="utf-8").strip())
+        self._write_config()
+        self._listen(None)
 
     def url(self, db: int = 0) -> str:
         """A ``redis://`` URL for database ``db``, password included."""
@@ -108,54 +102,45 @@ class RedisServer(LocalServer):
             raise OSError("no server directory")
         return self._dir / "redis.pid"
 
-    def _write_config(self) -> Path:
-        # The password goes in a private file, not on the command line where `ps` shows it.
+    def _config(self) -> Path:
         assert self._dir is not None
-        config = self._dir / "redis.conf"
+        return self._dir / "redis.conf"
+
+    def _write_config(self) -> None:
+        # The password goes in a private file, not on the command line where `ps` shows it.
+        config = self._config()
         config.touch(mode=0o600)
         config.write_text(f"requirepass {_config_string(self._password)}\n", encoding="utf-8")
-        return config
 
-    def _launch(self, binary: Path, config: Path) -> None:
-        assert self._dir is not None
+    def _launch(self) -> bool:
+        assert self._dir is not None and self._binary is not None
         log = self._dir / "redis.log"
         output = self._dir / "redis.out"  # what it says before the log file is open
-        for _attempt in range(_START_ATTEMPTS):
-            self._port = free_port()
-            argv = [
-                str(binary),
-                str(config),
-                "--port",
-                str(self._port),
-                "--bind",
-                HOST,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._dir),
-                # Not daemonized: as our own child it is reaped the moment it exits, and an
-                # early exit shows at once instead of as a start timeout.
-                "--daemonize",
-                "no",
-                "--pidfile",
-                str(self._pidfile()),
-                "--logfile",
-                str(log),
-            ]
-            with output.open("wb") as out:
-                self._proc = subprocess.Popen(
-                    argv,
-                    cwd=self._dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            if self._wait_until_ready(self._proc, log, output):
-                return
-            self._proc = None
-        raise SandboxError(f"Redis found no free port in {_START_ATTEMPTS} attempts")
+        argv = [
+            str(self._binary),
+            str(self._config()),
+            "--port",
+            str(self.port),
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self._dir),
+            # Not daemonized: as our own child it is reaped the moment it exits, and an
+            # early exit shows at once instead of as a start timeout.
+            "--daemonize",
+            "no",
+            "--pidfile",
+            str(self._pidfile()),
+            "--logfile",
+            str(log),
+        ]
+        # None of our servers runs now: a pidfile left by a SIGKILL would pass for a live one.
+        self._pidfile().unlink(missing_ok=True)
+        return self._wait_until_ready(self._spawn(argv, output), log, output)
 
     def _wait_until_ready(self, proc: subprocess.Popen[bytes], log: Path, output: Path) -> bool:
         """True once the server answers; False if its port was taken."""
@@ -175,16 +160,3 @@ class RedisServer(LocalServer):
                     + log_tail(log, self._password)
                 )
             time.sleep(_POLL_INTERVAL)
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    # Signalled through the child handle rather than the pidfile's number: the handle cannot
-    # point at an unrelated process that reused the pid.
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

@@ -3,7 +3,8 @@
 ``with Sandbox(app_dir, breaks=["pending-migration"]) as sandbox:`` starts both servers,
 writes the demo's env file pointing at them, copies the release's migrations into the
 app directory, brings the database to head and then applies each scenario. Leaving the
-block stops every process it started, whatever happened inside.
+block stops every process it started, whatever happened inside; if this process is killed
+instead, the servers' watchdog does it (see local_server.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -23,35 +23,12 @@ from toolbox_tui.sandbox.demo import Demo, write_demo
 from toolbox_tui.sandbox.errors import SandboxError
 from toolbox_tui.sandbox.postgres import PostgresServer
 from toolbox_tui.sandbox.redis import RedisServer
+from toolbox_tui.sandbox.scenarios import DEMO_BREAKS, SCENARIOS, Scenario
+
+__all__ = ["DEMO_BREAKS", "SCENARIOS", "Sandbox", "Scenario"]
 
 DATABASE = "toolboxai_prod"
 BASELINE = "0001_baseline"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    breaks: str  # the check it makes fail, for `sandbox up --help` and the tests
-    description: str
-
-
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s
-    for s in (
-        Scenario(
-            "pending-migration",
-            "db.revision-state",
-            "the database stays at the baseline: the release's migration is pending",
-        ),
-        Scenario(
-            "multiple-heads",
-            "db.single-head",
-            "a second branch of migrations gives the scripts two heads",
-        ),
-        Scenario("db-down", "db.reachable", "PostgreSQL is stopped after set-up"),
-    )
-}
-DEMO_BREAKS = ("pending-migration",)
 
 
 class Sandbox:
@@ -74,11 +51,7 @@ class Sandbox:
         self.demo: Demo | None = None
 
     def __enter__(self) -> Sandbox:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
+        self.start()
         return self
 
     def __exit__(
@@ -90,19 +63,27 @@ class Sandbox:
         self.stop()
 
     def start(self) -> None:
-        self.postgres.start()
-        self.redis.start()
-        database_url = self.postgres.create_database(DATABASE)
-        self.demo = write_demo(self.app_dir, self._now, self._seed, database_url, self.redis.url())
-        ini = copy_alembic(self.app_dir)
-        revision = BASELINE if "pending-migration" in self.breaks else "heads"
-        _migrate(ini, database_url, revision)
-        for name in self.breaks:
-            _APPLY[name](self)
+        """Start both servers and set the scenarios up; on failure nothing is left running."""
+        try:
+            self.postgres.start()
+            self.redis.start()
+            database_url = self.postgres.create_database(DATABASE)
+            self.demo = write_demo(
+                self.app_dir, self._now, self._seed, database_url, self.redis.url()
+            )
+            ini = copy_alembic(self.app_dir)
+            revision = BASELINE if "pending-migration" in self.breaks else "heads"
+            _migrate(ini, database_url, revision)
+            for name in self.breaks:
+                _APPLY[name](self)
+        except BaseException:
+            self.stop()
+            raise
 
-    def stop(self) -> None:
-        self.redis.stop()
-        self.postgres.stop()
+    def stop(self) -> list[str]:
+        """Stop both servers and remove their directories; one sentence per server."""
+        done = [self.redis.stop(), self.postgres.stop()]
+        return [sentence for sentence in done if sentence is not None]
 
     def config_overrides(self) -> dict[str, object]:
         assert self.demo is not None, "the sandbox is not started"
@@ -124,5 +105,6 @@ _APPLY: dict[str, Callable[[Sandbox], object]] = {
     # The database was left at the baseline by start(); nothing more to do.
     "pending-migration": lambda sandbox: None,
     "multiple-heads": lambda sandbox: add_second_head(sandbox.app_dir),
-    "db-down": lambda sandbox: sandbox.postgres.stop(),
+    # Halted, not removed: `sandbox.postgres.start()` brings it back, data included.
+    "db-down": lambda sandbox: sandbox.postgres.halt(),
 }

@@ -1,0 +1,202 @@
+"""Commands run by ``checks.subprocesses.run`` never outlive us: a cancelled run interrupts
+the command, then kills its whole process group; our death (even kill -9) kills it too."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from checks.subprocesses import Completed, run
+from tests.sandbox.procs import PROJECT_ROOT, Proc, wait_until
+
+# A child that says "ready <pid>" on stderr once its SIGINT handling is in place.
+TRAPS_SIGINT = """
+import os, signal, sys
+def interrupted(signum, frame):
+    open(sys.argv[1], "w").write("rolled back")
+    sys.exit(1)
+signal.signal(signal.SIGINT, interrupted)
+print("ready", os.getpid(), file=sys.stderr, flush=True)
+while True:
+    signal.pause()
+"""
+
+IGNORES_SIGINT = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+print("ready", os.getpid(), file=sys.stderr, flush=True)
+while True:
+    signal.pause()
+"""
+
+# A child that notes the SIGINT in a file and carries on.
+NOTES_SIGINT = """
+import os, signal, sys
+signal.signal(signal.SIGINT, lambda signum, frame: open(sys.argv[1], "w").close())
+print("ready", os.getpid(), file=sys.stderr, flush=True)
+while True:
+    signal.pause()
+"""
+
+# A child that starts a grandchild (which ignores SIGINT) in its process group and says
+# both pids.
+HAS_A_GRANDCHILD = """
+import os, signal, subprocess, sys
+grandchild = subprocess.Popen(
+    [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+     "print('up', flush=True); signal.pause()"],
+    stdout=subprocess.PIPE,
+)
+grandchild.stdout.readline()
+print("ready", os.getpid(), grandchild.pid, file=sys.stderr, flush=True)
+while True:
+    signal.pause()
+"""
+
+
+class Started:
+    """The ``log`` of a run: notes the pids the child announces with "ready"."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.pids: list[int] = []
+
+    def __call__(self, line: str) -> None:
+        if line.startswith("ready "):
+            self.pids = [int(word) for word in line.split()[1:]]
+            self.event.set()
+
+
+async def start(
+    script: str, *args: str, grace: float = 5.0
+) -> tuple[asyncio.Task[Completed], list[int]]:
+    """``run`` ``script`` in a task; once it is ready, the task and the pids it announced."""
+    started = Started()
+    task = asyncio.create_task(
+        run([sys.executable, "-c", script, *args], log=started, interrupt_grace=grace)
+    )
+    await asyncio.wait_for(started.event.wait(), 30)
+    return task, started.pids
+
+
+async def eventually(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` without blocking the event loop, until it holds or time is up."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        await asyncio.sleep(0.01)
+
+
+async def test_cancelling_interrupts_the_command_first(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    task, (pid,) = await start(TRAPS_SIGINT, str(marker))
+    child = Proc.of(pid)
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert marker.read_text() == "rolled back"  # it got SIGINT, not SIGKILL
+    assert not child.alive
+    assert not Path(f"/proc/{pid}").exists()  # reaped, not left a zombie
+
+
+async def test_a_command_that_ignores_sigint_is_killed_after_the_grace() -> None:
+    task, (pid,) = await start(IGNORES_SIGINT, grace=0.5)
+    child = Proc.of(pid)
+
+    began = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    took = time.monotonic() - began
+
+    assert not child.alive
+    assert not Path(f"/proc/{pid}").exists()
+    assert 0.5 <= took < 5, took  # it was given its grace, and not much more
+
+
+async def test_a_second_cancellation_kills_at_once(tmp_path: Path) -> None:
+    noted = tmp_path / "interrupted"
+    task, (pid,) = await start(NOTES_SIGINT, str(noted), grace=60)
+    child = Proc.of(pid)
+
+    task.cancel()
+    await eventually(noted.exists, 10, "the command got SIGINT")
+    began = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert time.monotonic() - began < 10
+    assert not child.alive
+
+
+async def test_a_grandchild_in_the_process_group_is_gone_afterwards() -> None:
+    task, (pid, grandchild_pid) = await start(HAS_A_GRANDCHILD, grace=0.5)
+    grandchild = Proc.of(grandchild_pid)
+    assert os.getpgid(grandchild_pid) == pid
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    # Its parent is gone, so init reaps it: poll until that has happened.
+    wait_until(lambda: not grandchild.alive, 10, "the grandchild ended")
+
+
+async def test_the_command_is_in_its_own_process_group() -> None:
+    """A Ctrl-C at the terminal goes to our process group: it must not reach the command."""
+    task, (pid,) = await start(IGNORES_SIGINT, grace=0)
+    try:
+        assert os.getpgid(pid) == pid
+        assert os.getpgid(pid) != os.getpgid(0)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_normal_run_is_unchanged(tmp_path: Path) -> None:
+    done = await run(
+        [sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr)"],
+        capture_stdout=True,
+    )
+    assert (done.returncode, done.stdout, done.stderr_lines) == (0, "out", ("err",))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_the_command_dies_when_we_are_killed(tmp_path: Path, signum: int) -> None:
+    """kill -9 runs none of our code: the kernel's parent-death signal ends the command."""
+    pidfile = tmp_path / "child.pid"
+    parent_code = textwrap.dedent(
+        f"""
+        import asyncio
+        from checks.subprocesses import Completed, run
+        asyncio.run(run(["sh", "-c", 'echo $$ > {pidfile}.new && mv {pidfile}.new {pidfile} '
+                               '&& exec sleep 1000']))
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=PROJECT_ROOT)
+    try:
+        wait_until(pidfile.exists, 30, "the command started")
+        child = Proc.of(int(pidfile.read_text()))
+        assert child.alive
+
+        os.kill(parent.pid, signum)
+        assert parent.wait(30) == -signum
+
+        wait_until(lambda: not child.alive, 10, "the command ended with its parent")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()

@@ -1,0 +1,35 @@
+"""The sandbox's scenarios by name: what each breaks, for the command line's help and choices.
+
+Kept apart from the sandbox itself (servers, alembic, the demo writer) so that building the
+argument parser imports nothing but this table: ``toolbox-tui check`` must start fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    breaks: str  # the check it makes fail, for `sandbox up --help` and the tests
+    description: str
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "pending-migration",
+            "db.revision-state",
+            "the database stays at the baseline: the release's migration is pending",
+        ),
+        Scenario(
+            "multiple-heads",
+            "db.single-head",
+            "a second branch of migrations gives the scripts two heads",
+        ),
+        Scenario("db-down", "db.reachable", "PostgreSQL is stopped after set-up"),
+    )
+}
+DEMO_BREAKS = ("pending-migration",)
