@@ -1,0 +1,267 @@
+"""The one place that builds network clients from the tool's settings, and explains their
+failures.
+
+Provides :func:`http_client` (an ``httpx.AsyncClient`` with short explicit timeouts, TLS that
+trusts the system store plus TOOLBOX_CA_BUNDLE, no redirect following unless asked, and a
+User-Agent naming toolbox-tui), :func:`tls_context`, :func:`http_failures` (a context manager
+that turns httpx's errors into :class:`~checks.core.CheckFailed` with a sentence a person can
+act on, naming the endpoint) and :func:`explain`, which builds that sentence.
+
+httpx is imported inside the functions, never at module level: importing it costs ~70 ms,
+and the dashboard's first frame must not wait for a client no check has asked for yet.
+Building a client also reads the system's CA store (~35 ms): checks call :func:`http_client`
+through ``asyncio.to_thread`` so the event loop (the dashboard) keeps drawing meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from checks.core import CheckFailed
+from checks.envfile import EnvFileTooLarge, EnvFileUnsafe, read_env_bytes
+
+if TYPE_CHECKING:
+    import httpx
+
+    from checks.settings import ToolboxConfig
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
+WRITE_TIMEOUT = 10.0
+POOL_TIMEOUT = 5.0
+# With TOOLBOX_CHECK_TIMEOUT set, each phase ends this long before it (or at half of a short
+# one): building the client and the handshakes get that time, and a hung server then reads
+# as "no answer within N s" rather than the check's bare "timed out".
+_CHECK_TIMEOUT_MARGIN = 1.0
+MAX_REDIRECTS = 5
+CA_BUNDLE_MAX_BYTES = 8 * 1024 * 1024
+_CA_SETTING = "TOOLBOX_CA_BUNDLE (--ca-bundle)"
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL
+)
+
+# OpenSSL's verify codes (X509_V_ERR_*) that need their own sentence.
+_NOT_YET_VALID, _EXPIRED = 9, 10
+_HOST_MISMATCH, _IP_MISMATCH = 62, 64
+# What OpenSSL says when the other end answered the handshake with something else than TLS.
+_NOT_TLS_REASONS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"}
+
+
+def user_agent() -> str:
+    """``toolbox-tui/0.1.0``: a server's access log says who asked."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"toolbox-tui/{version('toolbox-tui')}"
+    except PackageNotFoundError:
+        return "toolbox-tui"
+
+
+def phase_timeout(config: ToolboxConfig, default: float) -> float:
+    """``default``, capped below TOOLBOX_CHECK_TIMEOUT when that is set."""
+    limit = config.check_timeout
+    if limit is None:
+        return default
+    return min(default, max(limit - _CHECK_TIMEOUT_MARGIN, limit / 2))
+
+
+def http_client(config: ToolboxConfig, *, follow_redirects: bool = False) -> httpx.AsyncClient:
+    """An HTTP client for the deployment's endpoints; use it as ``async with``.
+
+    Timeouts are explicit (connect 5 s, read 10 s, capped by TOOLBOX_CHECK_TIMEOUT), TLS
+    trusts the system store plus TOOLBOX_CA_BUNDLE, and redirects are not followed unless
+    asked (at most five then): the checklist's ``curl`` does not follow them either. Proxy
+    variables (HTTPS_PROXY, NO_PROXY) are honoured, as curl honours them.
+
+    Raises :class:`CheckFailed` when TOOLBOX_CA_BUNDLE cannot be used. Blocks for the
+    system store's read: call it through ``asyncio.to_thread`` from a check.
+    """
+    import httpx
+
+    timeout = httpx.Timeout(
+        connect=phase_timeout(config, CONNECT_TIMEOUT),
+        read=phase_timeout(config, READ_TIMEOUT),
+        write=phase_timeout(config, WRITE_TIMEOUT),
+        pool=phase_timeout(config, POOL_TIMEOUT),
+    )
+    return httpx.AsyncClient(
+        verify=tls_context(config.ca_bundle),
+        timeout=timeout,
+        follow_redirects=follow_redirects,
+        max_redirects=MAX_REDIRECTS,
+        headers={"User-Agent": user_agent()},
+    )
+
+
+def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """A client context that verifies certificates and host names against the system
+    store, plus the certificates in ``ca_bundle`` when given.
+
+    The bundle is read without blocking and within a size limit (it may be a FIFO or a
+    device on a production host); one that cannot be used raises :class:`CheckFailed`
+    naming the path and the setting.
+    """
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        _trust_bundle(context, ca_bundle)
+    return context
+
+
+def _trust_bundle(context: ssl.SSLContext, path: Path) -> None:
+    def unusable(why: str) -> CheckFailed:
+        return CheckFailed(
+            f"The CA bundle {path} cannot be used: {why}.",
+            f"Point {_CA_SETTING} at the PEM file of the CA that issued the endpoint's "
+            "certificate, or unset it to trust the system's CAs only.",
+        )
+
+    try:
+        data = read_env_bytes(path, CA_BUNDLE_MAX_BYTES)
+    except FileNotFoundError:
+        raise unusable("it does not exist") from None
+    except PermissionError:
+        raise unusable("it is not readable by this user") from None
+    except EnvFileUnsafe:
+        raise unusable("it is not a regular file (a directory, a FIFO or a device)") from None
+    except EnvFileTooLarge:
+        raise unusable(f"it is larger than {CA_BUNDLE_MAX_BYTES:,} bytes") from None
+    except OSError as exc:
+        raise unusable(exc.strerror or type(exc).__name__) from None
+    # Only the certificate blocks: bundles carry comments (some non-ASCII, which ssl's
+    # cadata refuses), and a file without any may be one DER certificate.
+    blocks = _PEM_CERTIFICATE.findall(data)
+    cadata: str | bytes = b"\n".join(blocks).decode("ascii", "replace") if blocks else data
+    try:
+        context.load_verify_locations(cadata=cadata)
+    except (ssl.SSLError, ValueError):
+        what = "a PEM certificate it holds is damaged" if blocks else "it holds no certificate"
+        raise unusable(what) from None
+
+
+@contextlib.contextmanager
+def http_failures(endpoint: str) -> Iterator[None]:
+    """Inside, an httpx error becomes :class:`CheckFailed` saying what went wrong with
+    ``endpoint`` (the URL as a person may see it: no credentials)."""
+    import httpx
+
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise explain(exc, endpoint) from exc
+
+
+def explain(exc: httpx.HTTPError, endpoint: str) -> CheckFailed:
+    """The failure of a request to ``endpoint`` as a sentence and a hint."""
+    import httpx
+
+    if isinstance(exc, httpx.ConnectTimeout):
+        return CheckFailed(
+            f"No connection to {endpoint} within {_limit(exc, 'connect')}: "
+            "nothing answered the connection attempt or its TLS handshake.",
+            "The host may be down, or a firewall drops the packets; try it with curl from "
+            "this host.",
+        )
+    if isinstance(exc, httpx.ReadTimeout):
+        return CheckFailed(
+            f"{endpoint} accepted the connection but sent no answer within {_limit(exc, 'read')}.",
+            "The app (or the proxy in front of it) is hung or overloaded: look at its "
+            "workers and its logs.",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return CheckFailed(
+            f"{endpoint} stalled: {type(exc).__name__} after {_limit(exc, 'write')}.",
+            "The server or the network is overloaded; try it with curl from this host.",
+        )
+    if isinstance(exc, httpx.TooManyRedirects):
+        return CheckFailed(
+            f"{endpoint} redirected more than {MAX_REDIRECTS} times (a redirect loop?).",
+            "Look at the proxy's redirect rules (http->https and back, or a login loop).",
+        )
+    causes = list(_causes(exc))
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return _untrusted(cause, endpoint)
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return CheckFailed(
+                f"Cannot resolve the host name of {endpoint}: {cause.strerror or cause}.",
+                "Check the spelling of TOOLBOX_TARGET_URL and this host's DNS (/etc/resolv.conf).",
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return CheckFailed(
+                f"{endpoint} refused the connection: nothing listens on that port.",
+                "Is the app (or its proxy) running, and is the port in TOOLBOX_TARGET_URL right?",
+            )
+        if isinstance(cause, ssl.SSLError):
+            return _tls_failed(cause, endpoint)
+        if isinstance(cause, ConnectionResetError):
+            return CheckFailed(
+                f"{endpoint} reset the connection before answering.",
+                "A proxy or firewall may be cutting it; look at the proxy's logs.",
+            )
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return CheckFailed(
+            f"{endpoint} closed the connection without a proper HTTP answer ({exc}).",
+            "Look at the app's and the proxy's logs; the app may have crashed mid-request.",
+        )
+    return CheckFailed(
+        f"The request to {endpoint} failed: {type(exc).__name__}: {exc}",
+        "Try it with curl from this host to see more.",
+    )
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, outermost first (httpx wraps httpcore wraps ssl/OSError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _limit(exc: httpx.HTTPError, phase: str) -> str:
+    """``"5 s"``: the timeout the request had for ``phase``, as httpx recorded it."""
+    try:
+        value = exc.request.extensions.get("timeout", {}).get(phase)
+    except RuntimeError:  # an error raised before any request was built
+        value = None
+    return f"{value:g} s" if isinstance(value, int | float) else "its time limit"
+
+
+def _untrusted(cause: ssl.SSLCertVerificationError, endpoint: str) -> CheckFailed:
+    detail = str(cause.verify_message or cause.reason or cause).rstrip(".")
+    if cause.verify_code in (_HOST_MISMATCH, _IP_MISMATCH):
+        return CheckFailed(
+            f"The TLS certificate of {endpoint} is for another host name ({detail}).",
+            "Use the name the certificate was issued for in TOOLBOX_TARGET_URL, or reissue "
+            "the certificate with this name in its subjectAltName.",
+        )
+    if cause.verify_code in (_EXPIRED, _NOT_YET_VALID):
+        return CheckFailed(
+            f"The TLS certificate of {endpoint} is not valid now ({detail}).",
+            "Renew the certificate (and check this host's clock).",
+        )
+    return CheckFailed(
+        f"The TLS certificate of {endpoint} is not trusted ({detail}).",
+        f"If a private CA issued it, set {_CA_SETTING} to that CA's PEM file; otherwise "
+        "install the full certificate chain on the server.",
+    )
+
+
+def _tls_failed(cause: ssl.SSLError, endpoint: str) -> CheckFailed:
+    if cause.reason in _NOT_TLS_REASONS:
+        return CheckFailed(
+            f"{endpoint} does not speak TLS on that port (it answered in plain text).",
+            "Use the HTTPS port in TOOLBOX_TARGET_URL, or check the proxy's TLS set-up.",
+        )
+    return CheckFailed(
+        f"The TLS handshake with {endpoint} failed ({cause.reason or cause}).",
+        "The server may offer only old TLS versions or ciphers; check its TLS set-up.",
+    )
