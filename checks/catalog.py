@@ -10,7 +10,12 @@ import importlib
 
 from checks.core import Registry, registry
 
-BUILTIN_MODULES = ("checks.environment", "checks.migrations", "checks.health")
+BUILTIN_MODULES = (
+    "checks.environment",
+    "checks.migrations",
+    "checks.health",
+    "checks.rollback",
+)
 
 
 def load() -> Registry:

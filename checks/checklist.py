@@ -100,26 +100,37 @@ def all_refs() -> list[ChecklistRef]:
 @dataclass(frozen=True)
 class Coverage:
     ref: ChecklistRef
-    state: str  # "automated", "manual" or "not covered"
+    state: str  # "automated", "partial", "manual" or "not covered"
     check_ids: tuple[str, ...]
+    missing: str = ""
+    """For a partial item: what no check verifies yet."""
 
 
 def coverage(specs: Iterable[CheckSpec]) -> list[Coverage]:
-    """Each checklist item with the checks that cover it."""
-    specs = list(specs)
-    manual = {spec.id for spec in specs if spec.manual}
-    by_ref: dict[ChecklistRef, list[str]] = {}
+    """Each checklist item with the checks that cover it.
+
+    ``automated`` only when some check verifies the whole item; ``partial`` when the checks
+    that name it each leave something out (said in ``missing``); ``manual`` when only a
+    person's sign-off covers it; ``not covered`` otherwise.
+    """
+    by_ref: dict[ChecklistRef, list[CheckSpec]] = {}
     for spec in specs:
         if spec.checklist is not None:
-            by_ref.setdefault(spec.checklist, []).append(spec.id)
+            by_ref.setdefault(spec.checklist, []).append(spec)
     rows = []
     for ref in all_refs():
-        ids = tuple(by_ref.get(ref, ()))
-        if not ids:
+        covering = by_ref.get(ref, [])
+        ids = tuple(spec.id for spec in covering)
+        automated = [spec for spec in covering if not spec.manual]
+        missing = ""
+        if not covering:
             state = "not covered"
-        elif all(i in manual for i in ids):
+        elif not automated:
             state = "manual"
-        else:
+        elif any(not spec.partial for spec in automated):
             state = "automated"
-        rows.append(Coverage(ref, state, ids))
+        else:
+            state = "partial"
+            missing = "; ".join(dict.fromkeys(spec.partial for spec in automated))
+        rows.append(Coverage(ref, state, ids, missing))
     return rows

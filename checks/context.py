@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from checks.redact import Redactor
-from checks.session import Session
 from checks.settings import DeploymentEnv, ToolboxConfig
 
 
@@ -27,24 +26,35 @@ class CheckContext:
     config: ToolboxConfig
     redactor: Redactor = field(default_factory=Redactor)
     clock: Callable[[], datetime] = _utc_now
-    session: Session = field(default_factory=Session)
     _log: Callable[[str], None] = _discard
+    _changed: Callable[[str], None] = _discard
 
     @classmethod
     def create(cls, config: ToolboxConfig, **kwargs: object) -> CheckContext:
         """Read the env file named by ``config`` and learn its secrets."""
-        env = DeploymentEnv.load(config.env_file)
+        env = DeploymentEnv.load(config.env_file, max_bytes=config.max_env_bytes)
         return cls(env=env, config=config, redactor=Redactor(env.secret_values()), **kwargs)  # type: ignore[arg-type]
 
     def log(self, line: str) -> None:
         """One line into this check's live log (redacted before anyone sees it)."""
         self._log(line)
 
-    def bound(self, log: Callable[[str], None]) -> CheckContext:
-        return replace(self, _log=log)
+    def changed(self, what: str) -> None:
+        """An action says what it has just changed ("wrote DATA_ENCRYPTION_KEY to .env").
+
+        The line goes to the live log, and into the audit record; when the action is
+        interrupted, its record says what had already been changed by then.
+        """
+        self._log(what)
+        self._changed(what)
+
+    def bound(
+        self, log: Callable[[str], None], changed: Callable[[str], None] = _discard
+    ) -> CheckContext:
+        return replace(self, _log=log, _changed=changed)
 
     def reloaded(self) -> CheckContext:
         """After an action changed the env file: new values, and the old secrets still masked."""
-        env = DeploymentEnv.load(self.config.env_file)
+        env = DeploymentEnv.load(self.config.env_file, max_bytes=self.config.max_env_bytes)
         self.redactor.add(*env.secret_values())
         return replace(self, env=env)

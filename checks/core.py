@@ -3,11 +3,12 @@
 A check is an ``async def`` taking a :class:`~checks.context.CheckContext` and returning an
 :class:`Outcome`; the runner turns it into a :class:`CheckResult` with the id, pane, title and
 duration filled in. An action is a fix a person would otherwise type: it can always show
-what it will do (``preview``) before it does it (``run``).
+what it will do (its ``plan``, shown as the preview) before it does exactly that (``run``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -163,14 +164,58 @@ class CheckSpec:
     checklist: ChecklistRef | None
     manual: bool = False
     """A person signs it off; the check only gathers what they need to look at."""
+    partial: str = ""
+    """What of its checklist item this check does not verify ("" when it verifies all of it):
+    the coverage map then says ``partial`` and names what is missing."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run of an action will do, built once: the preview shows it, the audit records
+    its digest, and ``run`` executes exactly it, or refuses because the world changed since.
+
+    ``lines`` are for a person (they may name a secret the plan will write: the runner redacts
+    them at the boundary like every event). ``payload`` holds what ``run`` needs (file names,
+    values to write, the revision it expects) and is never shown. ``refusal`` says why the plan
+    cannot run at all (a missing backup, an unreadable file): the preview shows it and the
+    runner refuses without calling ``run``.
+    """
+
+    lines: tuple[str, ...]
+    payload: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    refusal: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def digest(self, shown: str) -> str:
+        """A short fingerprint of the plan as shown (``shown`` is the redacted text), for the
+        audit log: two records with the same digest ran the same plan."""
+        return hashlib.sha256(shown.encode("utf-8")).hexdigest()[:16]
+
+
+def plan(*lines: str, refusal: str | None = None, **payload: Any) -> Plan:
+    """``plan("line", "line", destination=path)``: the usual way to build a :class:`Plan`."""
+    return Plan(tuple(lines), payload, refusal)
+
+
+def refused_plan(reason: str, *lines: str) -> Plan:
+    """A plan that cannot run; the preview shows ``lines`` and then the reason."""
+    return Plan((*lines, reason), {}, reason)
+
+
+PlanBuilder = Callable[["CheckContext"], Awaitable[Plan]]
+ActionRun = Callable[["CheckContext", Plan], Coroutine[Any, Any, str]]
 
 
 @dataclass(frozen=True)
 class Action:
-    """A remediation: ``preview`` says exactly what ``run`` will change; ``run`` logs as it goes.
+    """A remediation: ``plan`` says exactly what ``run`` will do; ``run`` does that plan.
 
-    ``run`` returns a one-line summary; it raises :class:`ActionFailed` with a readable
-    message when it cannot do its job.
+    ``run`` returns a one-line summary and logs as it goes. It raises :class:`ActionFailed`
+    with a readable message when it cannot do its job, and :class:`ActionRefused` when the
+    world no longer matches the plan (nothing was changed).
     """
 
     id: str
@@ -178,16 +223,18 @@ class Action:
     key: str
     dangerous: bool
     pane: str
-    preview: Callable[[CheckContext], Awaitable[str]]
-    run: Callable[[CheckContext], Coroutine[Any, Any, str]]
+    plan: PlanBuilder
+    run: ActionRun
     description: str = ""
-
-
-ActionRun = Callable[["CheckContext"], Coroutine[Any, Any, str]]
 
 
 class ActionFailed(Exception):
     """An action could not complete; the message is for a person."""
+
+
+class ActionRefused(ActionFailed):
+    """The action did nothing because the plan no longer fits the world (the file changed, the
+    database moved on, someone else holds the lock); the message says which."""
 
 
 class CheckFailed(Exception):
@@ -231,12 +278,19 @@ class Registry:
         needs: Iterable[str] = (),
         checklist: tuple[str, str] | None = None,
         manual: bool = False,
+        partial: str = "",
     ) -> Callable[[CheckFunc], CheckFunc]:
-        """Register the decorated coroutine function as a check."""
+        """Register the decorated coroutine function as a check.
+
+        ``checklist`` names the item it verifies; ``partial`` says what of that item it does
+        not verify, so the coverage map never calls an item automated on a check's word alone.
+        """
 
         def register(func: CheckFunc) -> CheckFunc:
             ref = ChecklistRef(*checklist) if checklist else None
-            spec = CheckSpec(id, pane, title, func, timeout, tuple(needs), ref, manual)
+            if partial and ref is None:
+                raise ValueError(f"check {id}: partial= needs a checklist item")
+            spec = CheckSpec(id, pane, title, func, timeout, tuple(needs), ref, manual, partial)
             self.add_check(spec)
             return func
 
@@ -325,13 +379,13 @@ def action(
     pane: str,
     key: str = "",
     dangerous: bool = False,
-    preview: Callable[[CheckContext], Awaitable[str]],
+    plan: PlanBuilder,
     description: str = "",
 ) -> Callable[[ActionRun], ActionRun]:
-    """Register the decorated coroutine function as an action's ``run``."""
+    """Register the decorated coroutine function ``run(ctx, plan)`` as an action."""
 
     def register(run: ActionRun) -> ActionRun:
-        registry.add_action(Action(id, title, key, dangerous, pane, preview, run, description))
+        registry.add_action(Action(id, title, key, dangerous, pane, plan, run, description))
         return run
 
     return register

@@ -9,21 +9,26 @@ pass is skipped with the reason. Closing the stream cancels whatever is still ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from checks import audit
 from checks.context import CheckContext
 from checks.core import (
     Action,
     ActionFailed,
+    ActionRefused,
     CheckFailed,
     CheckResult,
     CheckSpec,
     Outcome,
+    Plan,
     Status,
+    refused_plan,
 )
 
 
@@ -48,8 +53,12 @@ class Finished:
 @dataclass(frozen=True)
 class ActionDone:
     action_id: str
-    outcome: str  # "ok", "failed", "refused", "dry-run", "cancelled"
+    outcome: str  # "ok", "failed", "refused", "dry-run", "cancelled" ("started" in the audit)
     message: str
+    changes: tuple[str, ...] = ()
+    """What the action changed, in order; an interrupted action's record lists them."""
+    audited: bool = field(default=False, compare=False)
+    """A refusal worth an audit line: someone tried to run it (not dry-run or read-only)."""
 
     @property
     def ok(self) -> bool:
@@ -123,9 +132,22 @@ async def _unmet_needs(spec: CheckSpec, results: dict[str, asyncio.Future[Status
 
 async def _timed(spec: CheckSpec, bound: CheckContext, ctx: CheckContext) -> CheckResult:
     timeout = ctx.config.check_timeout or spec.timeout
-    start = time.perf_counter()
+    began: list[float] = []
+    ended: list[float] = []
+
+    async def call() -> Outcome:
+        # The clock runs while the check itself runs, inside its own task: not while it is
+        # queued behind the forty others started with it, nor while this task waits its turn
+        # to resume afterwards. Each row shows its own time.
+        began.append(time.perf_counter())
+        try:
+            return await spec.func(bound)
+        finally:
+            ended.append(time.perf_counter())
+
+    queued = time.perf_counter()
     try:
-        outcome = await asyncio.wait_for(spec.func(bound), timeout)
+        outcome = await asyncio.wait_for(call(), timeout)
         if not isinstance(outcome, Outcome):
             raise TypeError(f"check returned {type(outcome).__name__}, not an Outcome")
     except CheckFailed as exc:
@@ -158,17 +180,31 @@ async def _timed(spec: CheckSpec, bound: CheckContext, ctx: CheckContext) -> Che
             f"The check crashed: {type(exc).__name__}: {exc}",
             hint="This is a bug in the check or an unexpected answer; the log has details.",
         )
-    duration_ms = (time.perf_counter() - start) * 1000
+    finish = ended[0] if ended else time.perf_counter()  # a timeout ends it from outside
+    duration_ms = (finish - (began[0] if began else queued)) * 1000
     return CheckResult.from_outcome(spec, outcome, duration_ms)
 
 
-async def preview_action(action: Action, ctx: CheckContext) -> str:
-    """What ``action`` would change, redacted; a preview that crashes says so instead."""
+async def build_plan(action: Action, ctx: CheckContext) -> Plan:
+    """``action``'s plan; one that cannot be built becomes a plan that refuses, saying why."""
     try:
-        text = await action.preview(ctx)
+        return await action.plan(ctx)
+    except CheckFailed as exc:
+        return refused_plan(f"Refused: {exc} {exc.hint}".strip())
+    except ActionFailed as exc:
+        return refused_plan(f"Refused: {exc}")
     except Exception as exc:
-        text = f"(the preview could not be built: {type(exc).__name__}: {exc})"
-    return ctx.redactor.text(text)
+        return refused_plan(f"Refused: the plan could not be built: {type(exc).__name__}: {exc}")
+
+
+def shown(plan: Plan, ctx: CheckContext) -> str:
+    """The plan as a person sees it (redacted): what the preview shows and the audit digests."""
+    return ctx.redactor.text(plan.text)
+
+
+WIND_DOWN_SECONDS = 30.0
+"""How long an interrupted action may take to stop cleanly (a subprocess rolls back, a write
+already under way completes) before its record is written without knowing the end."""
 
 
 async def run_action(
@@ -177,60 +213,123 @@ async def run_action(
     *,
     confirmed: bool,
     dry_run: bool = False,
-    preview: str | None = None,
+    plan: Plan | None = None,
+    on_end: Callable[[ActionDone], None] | None = None,
 ) -> AsyncIterator[Event]:
-    """Preview, then (unless refused) run ``action``.
+    """Show ``action``'s plan, then (unless refused) run exactly that plan.
 
-    ``preview`` is the text from :func:`preview_action` when the caller already showed it
-    (building some previews costs a subprocess); otherwise it is built here.
+    ``plan`` is the one the caller already showed and had confirmed; otherwise it is built
+    here. ``on_end`` receives the final ActionDone even when the consumer is cancelled
+    part-way (it then never sees the last event).
 
-    Refused when the tool is read-only, when a dangerous action was not confirmed, or when
-    the audit log cannot be written. Every attempt that could have changed something is
-    audited — done, failed, refused for want of confirmation, or cut off half-way.
+    Refused when dry-running, when the tool is read-only, when the plan itself refuses (say,
+    no backup), when the audit log cannot be written, or when a dangerous action was not
+    confirmed. Every attempt that could have changed something is audited: a ``started`` line
+    before it runs (so even a kill -9 leaves a trace) and its end: done, failed, refused,
+    or interrupted, with the changes it had made by then.
     """
-    if preview is None:
-        preview = await preview_action(action, ctx)
-    for line in preview.splitlines():
-        yield Log(action.id, line)
 
-    refusal = _refusal(action, ctx, confirmed=confirmed, dry_run=dry_run)
+    def end(done: ActionDone) -> ActionDone:
+        if on_end is not None:
+            on_end(done)
+        return done
+
+    if plan is None:
+        plan = await build_plan(action, ctx)
+    text = shown(plan, ctx)
+    for line in text.splitlines():
+        yield Log(action.id, line)
+    digest = plan.digest(text)
+
+    refusal = _refusal(action, ctx, plan, confirmed=confirmed, dry_run=dry_run)
     if refusal is not None:
-        if refusal.message == UNCONFIRMED:
-            _record(action, ctx, refusal)  # someone tried it: worth a line in the log
-        yield refusal
+        if refusal.audited:
+            _record(action, ctx, refusal, digest=digest)  # someone tried it: worth a line
+        yield end(refusal)
         return
 
-    done = ActionDone(
-        action.id, "cancelled", "Interrupted before it finished: check its effect by hand."
-    )
+    run_id = uuid.uuid4().hex[:12]
+    try:
+        _record(action, ctx, ActionDone(action.id, "started", "Started."), digest, run_id)
+    except OSError as exc:
+        yield end(ActionDone(action.id, "refused", _audit_refusal(ctx, exc)))
+        return
+
+    changes: list[str] = []
     lines: asyncio.Queue[str] = asyncio.Queue()
-    task = asyncio.create_task(action.run(ctx.bound(lines.put_nowait)))
+    task = asyncio.create_task(action.run(ctx.bound(lines.put_nowait, changes.append), plan))
+    done: ActionDone | None = None
     try:
         while not task.done() or not lines.empty():
             getter = asyncio.ensure_future(lines.get())
-            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            if getter.done():
-                yield ctx.redactor.value(Log(action.id, getter.result()))
-            else:
+            try:
+                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
                 getter.cancel()
-        try:
-            done = ActionDone(action.id, "ok", task.result())
-        except ActionFailed as exc:
-            done = ActionDone(action.id, "failed", str(exc))
-        except CheckFailed as exc:
-            done = ActionDone(action.id, "failed", f"{exc} {exc.hint}".strip())
-        except Exception as exc:
-            done = ActionDone(action.id, "failed", f"{type(exc).__name__}: {exc}")
-        done = ctx.redactor.value(done)
+            if getter.done() and not getter.cancelled():
+                yield ctx.redactor.value(Log(action.id, getter.result()))
+        done = _ended(action, task, changes)
     finally:
-        task.cancel()
-        # Also when the consumer went away mid-run (quit, a second fix): the record stays.
-        _record(action, ctx, done)
+        if done is None:
+            # Interrupted (Ctrl-C, SIGTERM, quit) or the consumer went away: let the action
+            # stop cleanly, so that its record says what it had changed by then.
+            done = await _wind_down(action, task, changes)
+        done = ctx.redactor.value(done)
+        _record(action, ctx, done, digest, run_id, changes)
+        end(done)
     yield done
 
 
+def _ended(action: Action, task: asyncio.Task[str], changes: list[str]) -> ActionDone:
+    try:
+        return ActionDone(action.id, "ok", task.result(), tuple(changes))
+    except ActionRefused as exc:
+        return ActionDone(action.id, "refused", str(exc), tuple(changes))
+    except ActionFailed as exc:
+        return ActionDone(action.id, "failed", str(exc), tuple(changes))
+    except CheckFailed as exc:
+        return ActionDone(action.id, "failed", f"{exc} {exc.hint}".strip(), tuple(changes))
+    except asyncio.CancelledError:
+        return _interrupted(action, changes)
+    except Exception as exc:
+        return ActionDone(action.id, "failed", f"{type(exc).__name__}: {exc}", tuple(changes))
+
+
+async def _wind_down(action: Action, task: asyncio.Task[str], changes: list[str]) -> ActionDone:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait({task}, timeout=WIND_DOWN_SECONDS)
+    if not task.done():
+        return ActionDone(
+            action.id,
+            "cancelled",
+            f"Interrupted, and it did not stop within {WIND_DOWN_SECONDS:g} s: "
+            + _changes_sentence(changes)
+            + " Check its effect by hand.",
+            tuple(changes),
+        )
+    if task.cancelled():
+        return _interrupted(action, changes)
+    done = _ended(action, task, changes)
+    # It ended on its own terms while stopping (e.g. "rolled back: still at revision X"):
+    # still an interruption, said in its own words.
+    return ActionDone(action.id, "cancelled", f"Interrupted: {done.message}", done.changes)
+
+
+def _interrupted(action: Action, changes: list[str]) -> ActionDone:
+    return ActionDone(
+        action.id, "cancelled", "Interrupted: " + _changes_sentence(changes), tuple(changes)
+    )
+
+
+def _changes_sentence(changes: Sequence[str]) -> str:
+    if not changes:
+        return "nothing had been changed."
+    return "it had already " + "; ".join(changes) + "."
+
+
 def _refusal(
-    action: Action, ctx: CheckContext, *, confirmed: bool, dry_run: bool
+    action: Action, ctx: CheckContext, plan: Plan, *, confirmed: bool, dry_run: bool
 ) -> ActionDone | None:
     """Why ``action`` must not run now, or None. Checked in this order, so a dry run still
     previews under --read-only, and read-only writes nothing, not even the audit log."""
@@ -240,8 +339,10 @@ def _refusal(
         return ActionDone(action.id, "refused", "Refused: toolbox-tui is in read-only mode.")
     if problem := _audit_problem(ctx):
         return ActionDone(action.id, "refused", problem)
+    if plan.refusal is not None:
+        return ActionDone(action.id, "refused", plan.refusal, audited=True)
     if action.dangerous and not confirmed:
-        return ActionDone(action.id, "refused", UNCONFIRMED)
+        return ActionDone(action.id, "refused", UNCONFIRMED, audited=True)
     return None
 
 
@@ -250,18 +351,28 @@ UNCONFIRMED = "Refused: this action is dangerous and was not confirmed."
 
 def _audit_problem(ctx: CheckContext) -> str:
     """Why the audit log cannot be written (then nothing may run), or ''."""
-    path = ctx.config.audit_path
     try:
-        audit.ensure_writable(path)
+        audit.ensure_writable(ctx.config.audit_path)
     except OSError as exc:
-        return (
-            f"Refused: the audit log {path} cannot be written ({exc.strerror or exc}); "
-            "set TOOLBOX_AUDIT_LOG to a writable path."
-        )
+        return _audit_refusal(ctx, exc)
     return ""
 
 
-def _record(action: Action, ctx: CheckContext, done: ActionDone) -> None:
+def _audit_refusal(ctx: CheckContext, exc: OSError) -> str:
+    return (
+        f"Refused: the audit log {ctx.config.audit_path} cannot be written "
+        f"({exc.strerror or exc}); set TOOLBOX_AUDIT_LOG to a writable path."
+    )
+
+
+def _record(
+    action: Action,
+    ctx: CheckContext,
+    done: ActionDone,
+    digest: str,
+    run_id: str = "",
+    changes: Sequence[str] = (),
+) -> None:
     record = audit.AuditRecord(
         at=ctx.clock().isoformat(timespec="seconds"),
         action=action.id,
@@ -269,5 +380,8 @@ def _record(action: Action, ctx: CheckContext, done: ActionDone) -> None:
         message=done.message,
         dangerous=action.dangerous,
         env_file=str(ctx.config.env_file),
+        run_id=run_id,
+        plan=digest,
+        changes=[ctx.redactor.text(change) for change in changes],
     )
     audit.append(ctx.config.audit_path, record)

@@ -14,12 +14,19 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from checks.envfile import parse_env_text
+from checks.envfile import (
+    DEFAULT_MAX_ENV_BYTES,
+    EnvFileError,
+    decode_env,
+    digest_of,
+    parse_env_text,
+    read_env_bytes,
+)
+from checks.urls import URLError, parse_url, password_readings
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,10 @@ def vars_in_group(group: str) -> list[EnvVar]:
 class DeploymentEnv:
     """The values of the app's env file, as written, plus what went wrong reading it.
 
-    ``load`` never raises: an unreadable file sets ``load_error``; malformed lines are
-    listed by number in ``malformed_lines`` (their content may hold a secret).
+    ``load`` never raises and never blocks: an unreadable file (a FIFO, a device, one over
+    the size limit) sets ``load_error``; malformed lines are listed by number in
+    ``malformed_lines`` (their content may hold a secret). ``digest`` is the sha256 of the
+    bytes read ("" when unreadable): a fix compares it with the file before writing.
     """
 
     path: Path
@@ -137,23 +146,26 @@ class DeploymentEnv:
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
     malformed_lines: tuple[int, ...] = ()
     load_error: str | None = None
+    digest: str = ""
 
     @classmethod
-    def load(cls, path: Path) -> DeploymentEnv:
+    def load(cls, path: Path, max_bytes: int = DEFAULT_MAX_ENV_BYTES) -> DeploymentEnv:
         try:
-            text = path.read_text(encoding="utf-8")
+            data = read_env_bytes(path, max_bytes)
+            text = decode_env(data, path)
         except FileNotFoundError:
             return cls(path, load_error=f"{path} does not exist")
         except IsADirectoryError:
             return cls(path, load_error=f"{path} is a directory, not an env file")
         except PermissionError:
             return cls(path, load_error=f"{path} is not readable by this user")
-        except UnicodeDecodeError:
-            return cls(path, load_error=f"{path} is not UTF-8 text")
+        except EnvFileError as exc:
+            # Its message is a whole sentence; load_error is a clause the checks build on.
+            return cls(path, load_error=str(exc).rstrip("."))
         except OSError as exc:
             return cls(path, load_error=f"{path} could not be read: {exc.strerror}")
         parsed = parse_env_text(text)
-        return cls(path, parsed.values, parsed.malformed_lines)
+        return cls(path, parsed.values, parsed.malformed_lines, digest=digest_of(data))
 
     def get(self, name: str) -> str | None:
         """The value as written, or None when the variable is absent or empty."""
@@ -161,17 +173,24 @@ class DeploymentEnv:
         return value if value not in (None, "") else None
 
     def secret_values(self) -> Iterator[str]:
-        """Every value that must never be shown: secret variables and URL passwords."""
+        """Every value that must never be shown: secret variables and URL passwords.
+
+        A URL's password comes in every form a client may read it as (SQLAlchemy's and
+        urllib's reading, decoded and as written): error messages quote any of them.
+        """
         for name, value in self.values.items():
             if value and is_secret_name(name):
                 yield value
-            password = url_password(value)
-            if password:
-                yield password
-                # As written in the URL too (%40 for @): error messages quote either form.
-                raw = urlsplit(value).password
-                if raw and raw != password:
-                    yield raw
+            yield from password_readings(value)
+            yield from password_readings(name)  # a single-quoted name can hold anything
+            for text in (name, value):
+                if "\n" in text or "\r" in text:
+                    # An unclosed quote makes the lines after it part of this value (or of
+                    # this single-quoted name), which a check may show: a secret assigned on
+                    # those lines must stay masked. (Each level down needs another level of
+                    # escaped quotes, so this stays shallow.)
+                    swallowed = DeploymentEnv(self.path, parse_env_text(text).values)
+                    yield from swallowed.secret_values()
 
 
 _SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "PRIVATE", "CREDENTIAL")
@@ -187,14 +206,14 @@ def is_secret_name(name: str) -> bool:
 
 
 def url_password(value: str) -> str | None:
-    """The password inside a URL such as ``postgresql://user:pw@host/db``, if any."""
+    """The password inside a URL such as ``postgresql://user:pw@host/db``, if any, decoded
+    and read as the app's SQLAlchemy reads it (see :mod:`checks.urls`)."""
     if "://" not in value:
         return None
     try:
-        password = urlsplit(value).password
-    except ValueError:
+        return parse_url(value.strip()).password or None
+    except URLError:
         return None
-    return unquote(password) if password else None
 
 
 class ToolboxConfig(BaseSettings):
@@ -210,7 +229,11 @@ class ToolboxConfig(BaseSettings):
     target_url: str | None = Field(None, description="Base URL of the deployed app for health.")
     read_only: bool = Field(False, description="Disable every action; only look.")
     check_timeout: float | None = Field(
-        None, gt=0, description="Seconds; overrides every check's own timeout when set."
+        None,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds (at most an hour); overrides every check's own timeout when set.",
     )
     audit_log: Path | None = Field(
         None, description="Where actions are recorded; defaults to APP_DIR/toolbox-audit.log."
@@ -226,10 +249,14 @@ class ToolboxConfig(BaseSettings):
         True, description="Refuse to upgrade the database without a backup from this session."
     )
     key_rotation_days: int = Field(
-        30, gt=0, description="Maximum age of DATA_ENCRYPTION_KEY (the checklist rotates monthly)."
+        30,
+        gt=0,
+        le=3650,
+        description="Maximum age of DATA_ENCRYPTION_KEY in days, at most ten years "
+        "(the checklist rotates monthly).",
     )
     max_env_bytes: int = Field(
-        16 * 1024 * 1024,
+        DEFAULT_MAX_ENV_BYTES,
         gt=0,
         le=1024 * 1024 * 1024,
         description="Largest env file read, in bytes; a bigger one is refused, not read.",

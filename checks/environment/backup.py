@@ -5,14 +5,14 @@ Provides check ``env.backup-present`` and action ``env.snapshot-backup``.
 
 from __future__ import annotations
 
-import asyncio
 import os
+from pathlib import Path
 
 from checks import envfile
 from checks.checklist import ROLLBACK
 from checks.context import CheckContext
-from checks.core import ActionFailed, Outcome, action, check, failed, passed, warned
-from checks.environment.editing import current_env, readable_env, unreadable_preview
+from checks.core import Outcome, Plan, action, check, failed, passed, plan, warned
+from checks.environment.editing import current_env, locked_step, unreadable_plan
 from checks.environment.values import ENV_FILE_CHECK, PANE
 from checks.settings import DeploymentEnv, env_file_mode
 
@@ -23,7 +23,7 @@ SHOWN_NAMES = 6  # the evidence lists them all
 @check(
     id="env.backup-present",
     pane=PANE,
-    title="Env file has an up-to-date .backup copy",
+    title="Env .backup up to date",
     needs=(ENV_FILE_CHECK,),
     checklist=(ROLLBACK, "Environment variables backup"),
 )
@@ -37,7 +37,7 @@ async def env_backup_present(ctx: CheckContext) -> Outcome:
             f"Run 'Snapshot env backup' (or cp -p {env_name} {name}) before you deploy.",
             [SNAPSHOT],
         )
-    backup = DeploymentEnv.load(path)
+    backup = DeploymentEnv.load(path, max_bytes=ctx.config.max_env_bytes)
     if backup.load_error is not None:
         return failed(
             f"{backup.load_error}.",
@@ -63,18 +63,17 @@ async def env_backup_present(ctx: CheckContext) -> Outcome:
     return passed(f"{name} holds the same {len(backup.values)} values as {env_name}.", path=path)
 
 
-async def _preview_snapshot(ctx: CheckContext) -> str:
+async def _plan_snapshot(ctx: CheckContext) -> Plan:
     env = current_env(ctx)
-    refusal = unreadable_preview(env)
-    if refusal:
+    if (refusal := unreadable_plan(env)) is not None:
         return refusal
     target = ctx.config.env_backup_path
     lines = [f"Copy {env.path} ({len(env.values)} variables) to {target}."]
     if target.exists():
         lines.append(f"The current {target.name} is first kept as a timestamped .bak file.")
     else:
-        lines.append(f"{target.name} is new; it is created with mode 0600.")
-    return "\n".join(lines)
+        lines.append(f"{target.name} is new; it is created owner-only (0600).")
+    return plan(*lines, path=env.path, digest=env.digest, count=len(env.values))
 
 
 @action(
@@ -82,22 +81,27 @@ async def _preview_snapshot(ctx: CheckContext) -> str:
     title="Snapshot env backup",
     pane=PANE,
     key="b",
-    preview=_preview_snapshot,
+    plan=_plan_snapshot,
     description="Copy the env file to its .backup, the copy the rollback plan restores.",
 )
-async def snapshot_backup(ctx: CheckContext) -> str:
-    env = readable_env(ctx)
+async def snapshot_backup(ctx: CheckContext, planned: Plan) -> str:
+    source: Path = planned.payload["path"]
     target = ctx.config.env_backup_path
-    mode = env_file_mode(env.path)
-    try:
-        text = env.path.read_text(encoding="utf-8")
-        kept = await asyncio.to_thread(envfile.atomic_write, target, text)
-        if mode is not None:
-            # The copy holds the same secrets; never let it be more open than owner-only.
-            os.chmod(target, mode & 0o700)
-    except OSError as exc:
-        raise ActionFailed(f"Could not copy to {target}: {exc.strerror or exc}.") from exc
-    if kept is not None:
-        ctx.log(f"The previous {target.name} is kept as {kept}")
-    ctx.log(f"Copied {env.path} to {target}")
-    return f"{target.name} now matches {env.path.name} ({len(env.values)} variables)."
+
+    def copy() -> Path | None:
+        data = envfile.read_env_bytes(source, ctx.config.max_env_bytes)
+        if envfile.digest_of(data) != planned.payload["digest"]:
+            raise envfile.EnvFileChanged(
+                f"{source.name} changed since the preview; nothing was copied. Preview again."
+            )
+        kept = envfile.atomic_write(target, data)
+        # The copy holds the same secrets; never let it be more open than owner-only.
+        os.chmod(target, (env_file_mode(source) or 0o600) & 0o700)
+        return kept
+
+    def copied(kept: Path | None) -> None:
+        note = f" (the previous {target.name} is kept as {kept.name})" if kept else ""
+        ctx.changed(f"copied {source.name} to {target.name}{note}")
+
+    await locked_step(ctx, source, copy, copied)
+    return f"{target.name} now matches {source.name} ({planned.payload['count']} variables)."

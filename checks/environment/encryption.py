@@ -14,8 +14,8 @@ from cryptography.fernet import Fernet
 
 from checks.checklist import ENVIRONMENT, SECURITY
 from checks.context import CheckContext
-from checks.core import Outcome, action, check
-from checks.environment.editing import current_env, readable_env, unreadable_preview, write_values
+from checks.core import Outcome, Plan, action, check
+from checks.environment.editing import current_env, unreadable_plan, update_plan, write_planned
 from checks.environment.values import ENV_FILE_CHECK, PANE, Findings, require
 from checks.settings import DeploymentEnv
 
@@ -40,7 +40,7 @@ def is_fernet_key(value: str) -> bool:
 @check(
     id="env.fernet-key",
     pane=PANE,
-    title="Encryption keys are valid Fernet keys",
+    title="Fernet keys valid",
     needs=(ENV_FILE_CHECK,),
     checklist=(ENVIRONMENT, "Data encryption"),
 )
@@ -96,7 +96,7 @@ def format_timestamp(moment: datetime) -> str:
 @check(
     id="env.key-rotation",
     pane=PANE,
-    title="Encryption key rotated within the month",
+    title="Fernet key rotated monthly",
     needs=(ENV_FILE_CHECK,),
     checklist=(SECURITY, "Monthly encryption key rotation"),
 )
@@ -174,27 +174,30 @@ class RotationPlan:
         return values
 
 
-async def _preview_rotation(ctx: CheckContext) -> str:
+async def _plan_rotation(ctx: CheckContext) -> Plan:
     env = current_env(ctx)
-    refusal = unreadable_preview(env)
-    if refusal:
+    if (refusal := unreadable_plan(env)) is not None:
         return refusal
-    plan = RotationPlan.of(env)
-    lines = [f"{CURRENT}: a new Fernet key, generated when this runs."]
-    for slot, source in plan.moves:
+    rotation = RotationPlan.of(env)
+    # The new key and the timestamp are chosen now, so the preview shows what is written.
+    new_key = Fernet.generate_key().decode("ascii")
+    ctx.redactor.add(new_key)
+    now = ctx.clock()
+    lines = [f"{CURRENT}: a new Fernet key ({new_key})."]
+    for slot, source in rotation.moves:
         lines.append(f"{slot}: " + (f"the current {source}." if source else "left empty."))
-    lines.extend(plan.discarded)
-    for slot in plan.dropped:
+    lines.extend(rotation.discarded)
+    for slot in rotation.dropped:
         lines.append(
             f"WARNING: the current {slot} is dropped. Data still encrypted only with it "
             "becomes unreadable: re-encrypt that data before rotating."
         )
-    lines.append(f"{LAST_ROTATION}: {format_timestamp(ctx.clock())}.")
+    lines.append(f"{LAST_ROTATION}: {format_timestamp(now)}.")
     lines.append(
         "Restart the app and its workers afterwards so they encrypt with the new key; "
         "a timestamped backup of the env file is kept."
     )
-    return "\n".join(lines)
+    return update_plan(env, rotation.updates(env, new_key, now), *lines)
 
 
 @action(
@@ -203,22 +206,14 @@ async def _preview_rotation(ctx: CheckContext) -> str:
     pane=PANE,
     key="r",
     dangerous=True,
-    preview=_preview_rotation,
+    plan=_plan_rotation,
     description=(
         f"New {CURRENT}; the current key moves to {OLD_SLOTS[0]}, that one to {OLD_SLOTS[1]} "
         "(the oldest is dropped); stamps LAST_KEY_ROTATION."
     ),
 )
-async def rotate_fernet_key(ctx: CheckContext) -> str:
-    env = readable_env(ctx)
-    plan = RotationPlan.of(env)
-    new_key = Fernet.generate_key().decode("ascii")
-    ctx.redactor.add(new_key)
-    ctx.log(f"Generated a new Fernet key for {CURRENT}")
-    for slot, source in plan.moves:
-        ctx.log(f"{slot} <- " + (f"previous {source}" if source else "(empty)"))
-    for slot in plan.dropped:
-        ctx.log(f"Dropped the previous {slot}")
-    await write_values(ctx, env, plan.updates(env, new_key, ctx.clock()))
-    kept = ", ".join(slot for slot, source in plan.moves if source) or "no old keys"
+async def rotate_fernet_key(ctx: CheckContext, planned: Plan) -> str:
+    await write_planned(ctx, planned)
+    updates = planned.payload["updates"]
+    kept = ", ".join(slot for slot in OLD_SLOTS if updates.get(slot)) or "no old keys"
     return f"{CURRENT} rotated (kept: {kept}); restart the app and its workers."

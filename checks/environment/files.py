@@ -9,10 +9,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from checks import envfile
 from checks.checklist import ENVIRONMENT, SECURITY
 from checks.context import CheckContext
-from checks.core import ActionFailed, Outcome, action, check, failed, passed
-from checks.environment.editing import current_env, readable_env, unreadable_preview
+from checks.core import (
+    ActionFailed,
+    ActionRefused,
+    Outcome,
+    Plan,
+    action,
+    check,
+    failed,
+    passed,
+    plan,
+    warned,
+)
+from checks.environment.editing import current_env, locked_step, unreadable_plan
 from checks.environment.values import ENV_FILE_CHECK, PANE, Findings
 from checks.settings import env_file_mode
 
@@ -23,7 +35,7 @@ PRIVATE_MODE = 0o600
 @check(
     id=ENV_FILE_CHECK,
     pane=PANE,
-    title="Env file exists and is readable",
+    title="Env file readable",
     checklist=(ENVIRONMENT, "Env file readable and well-formed"),
 )
 async def env_file(ctx: CheckContext) -> Outcome:
@@ -34,13 +46,26 @@ async def env_file(ctx: CheckContext) -> Outcome:
             "user may read it.",
         )
     count = len(ctx.env.values)
+    try:
+        leftovers = envfile.stale_temp_files(ctx.env.path)
+    except OSError:
+        leftovers = []  # the directory cannot be listed; the file itself was read
+    if leftovers:
+        names = ", ".join(p.name for p in leftovers)
+        return warned(
+            f"{ctx.env.path.name} has {count} variables, and beside it lies {names}: the "
+            "temporary copy of an interrupted write, holding every secret.",
+            "The next fix of the env file removes it; or delete it by hand.",
+            variables=count,
+            leftovers=names,
+        )
     return passed(f"{ctx.env.path.name} has {count} variables.", variables=count, path=ctx.env.path)
 
 
 @check(
     id="env.file-syntax",
     pane=PANE,
-    title="Every line of the env file parses",
+    title="Env file syntax",
     needs=(ENV_FILE_CHECK,),
     checklist=(ENVIRONMENT, "Env file readable and well-formed"),
 )
@@ -79,9 +104,10 @@ def describe_access(mode: int) -> str:
 @check(
     id="env.file-permissions",
     pane=PANE,
-    title="Env file is private to its owner",
+    title="Env file private (0600)",
     needs=(ENV_FILE_CHECK,),
     checklist=(SECURITY, "API keys in environment, not in code"),
+    partial="that no key is written in the code",
 )
 async def env_file_permissions(ctx: CheckContext) -> Outcome:
     findings = Findings()
@@ -102,11 +128,11 @@ async def env_file_permissions(ctx: CheckContext) -> Outcome:
     return findings.outcome("Only the owner can read the env file (mode 0600).", **evidence)
 
 
-async def _preview_tighten(ctx: CheckContext) -> str:
-    refusal = unreadable_preview(current_env(ctx))
-    if refusal:
+async def _plan_tighten(ctx: CheckContext) -> Plan:
+    env = current_env(ctx)
+    if (refusal := unreadable_plan(env)) is not None:
         return refusal
-    lines = []
+    lines, modes = [], {}
     for path in _private_files(ctx):
         mode = env_file_mode(path)
         if mode is None:
@@ -115,7 +141,8 @@ async def _preview_tighten(ctx: CheckContext) -> str:
             lines.append(f"{path}: already 0600; unchanged.")
         else:
             lines.append(f"{path}: chmod {mode:04o} -> 0600 (owner read/write only).")
-    return "\n".join(lines)
+            modes[path] = mode
+    return plan(*lines, modes=modes)
 
 
 @action(
@@ -123,23 +150,38 @@ async def _preview_tighten(ctx: CheckContext) -> str:
     title="Tighten env file permissions",
     pane=PANE,
     key="p",
-    preview=_preview_tighten,
+    plan=_plan_tighten,
     description="chmod 600 the env file and its .backup copy, so only the owner can read them.",
 )
-async def tighten_permissions(ctx: CheckContext) -> str:
-    readable_env(ctx)
-    changed = []
-    for path in _private_files(ctx):
-        try:
-            mode = os.stat(path).st_mode & 0o777
-            if mode != PRIVATE_MODE:
-                os.chmod(path, PRIVATE_MODE)
-                ctx.log(f"{path}: {mode:04o} -> 0600")
-                changed.append(path.name)
-            else:
-                ctx.log(f"{path}: already 0600")
-        except OSError as exc:
-            raise ActionFailed(f"Could not chmod {path}: {exc.strerror or exc}.") from exc
-    if not changed:
+async def tighten_permissions(ctx: CheckContext, planned: Plan) -> str:
+    modes: dict[Path, int] = planned.payload["modes"]
+    if not modes:
         return "Nothing to change: the env files were already 0600."
-    return f"{', '.join(changed)} now 0600 (owner read/write only)."
+
+    def chmod_all() -> tuple[list[str], str]:
+        done: list[str] = []
+        for path, planned_mode in modes.items():
+            try:
+                mode = os.stat(path).st_mode & 0o777
+                if mode not in (planned_mode, PRIVATE_MODE):
+                    return done, (
+                        f"Refused: {path.name} changed to {mode:04o} since the preview "
+                        f"(it was {planned_mode:04o}); preview again."
+                    )
+                if mode != PRIVATE_MODE:
+                    os.chmod(path, PRIVATE_MODE)
+                    done.append(f"chmod {mode:04o} -> 0600 {path.name}")
+            except OSError as exc:
+                return done, f"Could not chmod {path}: {exc.strerror or exc}."
+        return done, ""
+
+    def report(outcome: tuple[list[str], str]) -> None:
+        for change in outcome[0]:
+            ctx.changed(change)
+
+    done, problem = await locked_step(ctx, ctx.config.env_file, chmod_all, report)
+    if problem:
+        raise (ActionRefused if problem.startswith("Refused") else ActionFailed)(problem)
+    if not done:
+        return "Nothing to change: the env files were already 0600."
+    return f"{', '.join(sorted(p.name for p in modes))} now 0600 (owner read/write only)."

@@ -11,8 +11,8 @@ import secrets
 
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
-from checks.core import Outcome, action, check
-from checks.environment.editing import current_env, readable_env, unreadable_preview, write_values
+from checks.core import Outcome, Plan, action, check
+from checks.environment.editing import current_env, unreadable_plan, update_plan, write_planned
 from checks.environment.values import ENV_FILE_CHECK, PANE, Findings, require
 
 KEY_BYTES = 32
@@ -83,19 +83,20 @@ def _register_key(
                 )
         return findings.outcome(f"{name} is a strong random key.")
 
-    async def preview(ctx: CheckContext) -> str:
+    async def plan_new_key(ctx: CheckContext) -> Plan:
         env = current_env(ctx)
-        refusal = unreadable_preview(env)
-        if refusal:
+        if (refusal := unreadable_plan(env)) is not None:
             return refusal
-        now = "replace the current value" if env.get(name) else "set it (it is empty now)"
-        return "\n".join(
-            (
-                f"{name}: {now} with {KEY_BYTES} new random bytes "
-                f"({MIN_HEX_CHARS} hex characters).",
-                f"Consequence: {consequence}.",
-                f"{env.path.name} is kept as a timestamped backup; restart the app afterwards.",
-            )
+        new_value = secrets.token_hex(KEY_BYTES)
+        ctx.redactor.add(new_value)
+        now = "replaces the current value" if env.get(name) else "sets it (it is empty now)"
+        return update_plan(
+            env,
+            {name: new_value},
+            f"{name}: {new_value}, {KEY_BYTES} new random bytes ({MIN_HEX_CHARS} hex "
+            f"characters); this {now}.",
+            f"Consequence: {consequence}.",
+            f"{env.path.name} is kept as a timestamped backup; restart the app afterwards.",
         )
 
     @action(
@@ -104,15 +105,11 @@ def _register_key(
         pane=PANE,
         key=key,
         dangerous=True,
-        preview=preview,
+        plan=plan_new_key,
         description=f"Write {KEY_BYTES} new random bytes to {name}; {consequence}.",
     )
-    async def generate(ctx: CheckContext) -> str:
-        env = readable_env(ctx)
-        new_value = secrets.token_hex(KEY_BYTES)
-        ctx.redactor.add(new_value)
-        ctx.log(f"Generated {KEY_BYTES} random bytes for {name}")
-        await write_values(ctx, env, {name: new_value})
+    async def generate(ctx: CheckContext, planned: Plan) -> str:
+        await write_planned(ctx, planned)
         return f"{name} replaced with {KEY_BYTES} random bytes; restart the app ({consequence})."
 
 

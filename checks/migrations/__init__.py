@@ -1,5 +1,5 @@
 """Migrations pane: the checklist's "Database Migrations" section against the real database."""
 
-from checks.migrations import actions, schema, state
+from checks.migrations import actions, backup_state, schema, state
 
-__all__ = ["actions", "schema", "state"]
+__all__ = ["actions", "backup_state", "schema", "state"]

@@ -3,7 +3,12 @@
 The app's own ``alembic`` (from its virtualenv) runs when there is one, because its
 env.py may import the app; otherwise this tool's. The target database is handed over as
 ``DATABASE_URL`` in the environment — what the checklist's env.py reads — and, for an
-ini that names ``sqlalchemy.url`` itself, through a private copy of the ini beside it.
+ini that names ``sqlalchemy.url`` itself, through a private copy of the ini in a private
+temporary directory.
+
+Nothing is written into the app's directory: no ini copy, and no ``__pycache__`` for its
+env.py and revision files (PYTHONDONTWRITEBYTECODE), so a read-only run leaves it as it was,
+and an app directory this user cannot write still works.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import configparser
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -29,22 +35,32 @@ def alembic_argv(venv: Path) -> list[str]:
 
 @contextlib.contextmanager
 def ini_for(ini: Path, target: DatabaseTarget) -> Iterator[Path]:
-    """The ini to run with: the original, or a 0600 copy whose sqlalchemy.url is ``target``."""
+    """The ini to run with: the original, or a private copy whose sqlalchemy.url is ``target``.
+
+    The copy lives in a fresh 0700 temporary directory (it holds the password) and is removed
+    afterwards. ``%(here)s`` in it is replaced by the original's directory, so paths the ini
+    builds from it mean what they meant.
+    """
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ini, encoding="utf-8")
     if not parser.get("alembic", "sqlalchemy.url", fallback="").strip():
         yield ini
         return
+    here = str(ini.resolve().parent).replace("%", "%%")
+    for section in parser.sections():
+        for key, value in parser.items(section, raw=True):
+            if "%(here)s" in value:
+                parser.set(section, key, value.replace("%(here)s", here))
     parser.set("alembic", "sqlalchemy.url", target.dsn.replace("%", "%%"))
-    # Beside the original, so %(here)s in it still means the same directory.
-    fd, name = tempfile.mkstemp(prefix=".toolbox-", suffix=".ini", dir=ini.parent)
+    directory = tempfile.mkdtemp(prefix="toolbox-alembic-")
     try:
+        path = Path(directory) / ini.name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             parser.write(handle)
-        yield Path(name)
+        yield path
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 async def alembic(
@@ -57,6 +73,7 @@ async def alembic(
 ) -> Completed:
     env = target.libpq_env()
     env["DATABASE_URL"] = target.dsn
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the app's alembic directory
     with ini_for(ini, target) as run_ini:
         return await run(
             [*alembic_argv(venv), "-c", str(run_ini), *args],

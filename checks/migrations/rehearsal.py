@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import secrets
 import time
 
 from checks.context import CheckContext
@@ -84,12 +83,15 @@ async def _step(ctx: CheckContext, name: str, scratch: DatabaseTarget, args: lis
     return seconds
 
 
-async def rehearse(ctx: CheckContext, t: DatabaseTarget, pg_dump: str, psql: str) -> str:
+async def rehearse(
+    ctx: CheckContext, t: DatabaseTarget, scratch_name: str, pg_dump: str, psql: str
+) -> str:
+    """Rehearse the pending upgrade of ``t`` in a new database ``scratch_name``, dropped after."""
     try:
         admin = await open_connection(t)
     except DatabaseUnavailable as exc:
         raise ActionFailed(f"{exc} {exc.hint}") from None
-    scratch = t.with_database(f"toolbox_rehearsal_{secrets.token_hex(4)}")
+    scratch = t.with_database(scratch_name)
     try:
         current = await current_revisions(admin)
         if len(current) > 1:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +85,11 @@ def load_blocking(ini: Path) -> Scripts:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
+
+    # ScriptDirectory imports every revision file; the import system would then write
+    # __pycache__ into the app's directory. This tool writes nothing there when it only looks,
+    # so bytecode writing stays off for the rest of the process (our own modules ship compiled).
+    sys.dont_write_bytecode = True
 
     if not ini.is_file():
         raise ScriptsUnavailable(f"No alembic.ini at {ini}.")

@@ -132,3 +132,29 @@ async def migrate(ini: Path, database_url: str, *args: str) -> None:
     """Run alembic for a test's set-up; fails the test loudly if alembic fails."""
     result = await alembic(ini, ini.parent / "venv", parse_database_url(database_url), list(args))
     assert result.ok, "\n".join(result.stderr_lines)
+
+
+def slow_revision(seconds: int = 60) -> str:
+    """A migration that creates a table, then waits: long enough to interrupt it mid-way."""
+    return f'''"""A slow migration.
+
+Revision ID: 0009_slow
+Revises: 0002_roblox_email_queue
+"""
+
+from alembic import op
+
+revision = "0009_slow"
+down_revision = "0002_roblox_email_queue"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("CREATE TABLE slow_marker (id integer)")
+    op.execute("SELECT pg_sleep({seconds})")
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE slow_marker")
+'''

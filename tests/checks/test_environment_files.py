@@ -137,7 +137,7 @@ async def test_tighten_permissions_makes_both_files_private(
     assert env_file_mode(deployment.backup) == 0o600
     assert deployment.env_file.read_text() == before
     assert (await check("env.file-permissions")).status == Status.PASS
-    [record] = audit.read(deployment.config.audit_path)
+    [record] = audit.endings(audit.read(deployment.config.audit_path))
     assert (record.action, record.outcome, record.dangerous) == (
         "env.tighten-permissions",
         "ok",

@@ -137,9 +137,12 @@ async def test_generate_key_replaces_a_weak_key(
     assert env_file_mode(deployment.env_file) == 0o640
     [backup] = deployment.timestamped_backups()
     assert backup.read_text() == before
-    assert f"{name}: replace the current value with 32 new random bytes" in preview_of(events)
+    preview = preview_of(events)
+    assert "32 new random bytes (64 hex characters); this replaces the current value" in preview
+    # The preview names the very key that is written, masked: its last four characters.
+    assert f"{name}: ••••{new_value[-4:]}," in preview
     assert (await check(check_id)).status == Status.PASS
-    [record] = audit.read(deployment.config.audit_path)
+    [record] = audit.endings(audit.read(deployment.config.audit_path))
     assert (record.action, record.outcome, record.dangerous) == (action_id, "ok", True)
     assert new_value not in deployment.config.audit_path.read_text()
 
@@ -151,7 +154,7 @@ async def test_generate_key_sets_a_missing_key(
     name = "SECRET_KEY" if action_id == "env.generate-secret-key" else "JWT_SECRET_KEY"
     deployment.write(**{name: None})
     events = await act(action_id)
-    assert "set it (it is empty now)" in preview_of(events)
+    assert "sets it (it is empty now)" in preview_of(events)
     assert done(events).outcome == "ok"
     assert weakness(DeploymentEnv.load(deployment.env_file).values[name]) is None
 
@@ -348,7 +351,7 @@ async def test_dangerous_actions_are_refused_without_confirmation(
     assert "not confirmed" in done(events).message
     assert deployment.env_file.read_text() == before
     assert deployment.timestamped_backups() == []
-    [record] = audit.read(deployment.config.audit_path)
+    [record] = audit.endings(audit.read(deployment.config.audit_path))
     assert (record.action, record.outcome) == (action_id, "refused")
 
 
@@ -375,12 +378,12 @@ async def test_every_action_refuses_when_the_env_file_cannot_be_read(
 ) -> None:
     deployment.env_file.unlink()
     events = await act(action_id)
-    assert "Nothing can change: " in preview_of(events)
-    assert done(events).outcome == "failed"
+    assert "nothing can change" in preview_of(events)
+    assert done(events).outcome == "refused"
     assert ".env does not exist" in done(events).message
     assert not deployment.env_file.exists()
-    [record] = audit.read(deployment.config.audit_path)
-    assert (record.action, record.outcome) == (action_id, "failed")
+    [record] = audit.endings(audit.read(deployment.config.audit_path))
+    assert (record.action, record.outcome) == (action_id, "refused")
 
 
 @pytest.mark.parametrize("action_id", ALL_ACTIONS)

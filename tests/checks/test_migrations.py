@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from checks.core import Status
+from checks.core import Status, registry
+from checks.runner import ActionDone, Log, run_action
+from checks.urls import parse_url
 from tests.checks.db_helpers import (
     ALEMBIC_INI,
     db_context,
@@ -73,7 +77,7 @@ async def test_pending_migrations_are_listed(make_context: MakeContext, database
     result = await run_check(db_context(make_context, database), "db.revision-state")
     assert result.status is Status.FAIL
     assert "1 pending migration(s): 0002_roblox_email_queue" in result.message
-    assert result.actions == ("db.backup", "db.upgrade")
+    assert result.actions == ("db.backup", "db.rehearse", "db.upgrade")
 
 
 async def test_at_head_passes(make_context: MakeContext, database: str) -> None:
@@ -164,3 +168,42 @@ async def test_email_queue_backlog_warns(make_context: MakeContext, database: st
     )
     result = await run_check(db_context(make_context, database), "db.email-queue")
     assert result.status is Status.WARN and "1001 emails waiting" in result.message
+
+
+# What SQLAlchemy (so the app) accepts unencoded in a password, and urllib reads as a path,
+# a query, a fragment and a port.
+ODD_PASSWORD = "/Zq8?xK2#pL9:vB4"
+
+
+@pytest.fixture
+async def odd_password_url(database: str) -> AsyncIterator[str]:
+    """``database`` reached as a new role whose password is ODD_PASSWORD, written raw."""
+    role = f"odd_{uuid.uuid4().hex[:8]}"
+    await execute(database, f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{ODD_PASSWORD}'")
+    where = parse_url(database)
+    yield f"postgresql://{role}:{ODD_PASSWORD}@{where.host}:{where.port}/{where.database}"
+    # The migration made it the owner of the tables; the database goes with the test anyway.
+    await execute(database, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+
+
+async def test_a_raw_slash_password_reaches_the_database_and_never_shows(
+    make_context: MakeContext, odd_password_url: str, tmp_path: Path
+) -> None:
+    database = parse_url(odd_password_url).database
+    # alembic gets the URL re-encoded: the app's SQLAlchemy must read the same password.
+    await migrate(ALEMBIC_INI, odd_password_url, "upgrade", "head")
+    ctx = db_context(make_context, odd_password_url)
+    reached = await run_check(ctx, "db.reachable")
+    assert reached.status is Status.PASS, reached.message
+    seen: list[str] = [repr(reached)]
+    async for event in run_action(registry.actions["db.backup"], ctx, confirmed=True):
+        seen.append(repr(event))
+        if isinstance(event, ActionDone):
+            assert event.outcome == "ok", event.message
+        elif isinstance(event, Log) and event.line.startswith("pg_dump"):
+            assert f"/{database}" in event.line
+    [dump] = sorted((tmp_path / "backups").glob("*.dump"))
+    assert dump.name.startswith(f"{database}-")  # named after the database, not the password
+    seen.append(ctx.config.audit_path.read_text(encoding="utf-8"))
+    for text in seen:
+        assert "Zq8" not in text and "pL9" not in text

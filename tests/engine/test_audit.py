@@ -5,23 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from checks import audit
-from checks.core import Action, ActionFailed
+from checks.core import Action, ActionFailed, ActionRefused, plan, refused_plan
 from checks.runner import ActionDone, Log, run_action
 from tests.conftest import MakeContext
 
 
 def make_action(target: Path, dangerous: bool, fail: bool = False) -> Action:
-    async def preview(ctx):  # type: ignore[no-untyped-def]
-        return f"write 'done' to {target.name}"
+    async def make_plan(ctx):  # type: ignore[no-untyped-def]
+        return plan(f"write 'done' to {target.name}", target=target)
 
-    async def run(ctx):  # type: ignore[no-untyped-def]
+    async def run(ctx, planned):  # type: ignore[no-untyped-def]
         ctx.log("writing")
         if fail:
             raise ActionFailed("the disk said no")
-        target.write_text("done")
+        planned.payload["target"].write_text("done")
+        ctx.changed(f"wrote {target.name}")
         return f"wrote {target.name}"
 
-    return Action("t.write-file", "Write a file", "w", dangerous, "health", preview, run)
+    return Action("t.write-file", "Write a file", "w", dangerous, "health", make_plan, run)
 
 
 async def run(action: Action, ctx, **kwargs) -> list:  # type: ignore[no-untyped-def]
@@ -34,10 +35,11 @@ async def test_safe_action_runs_logs_and_is_audited(
     target = tmp_path / "out.txt"
     ctx = make_context()
     events = await run(make_action(target, dangerous=False), ctx, confirmed=False)
-    assert [e.line for e in events if isinstance(e, Log)] == ["write 'done' to out.txt", "writing"]
+    logged = [e.line for e in events if isinstance(e, Log)]
+    assert logged == ["write 'done' to out.txt", "writing", "wrote out.txt"]
     assert isinstance(events[-1], ActionDone) and events[-1].outcome == "ok"
     assert target.read_text() == "done"
-    [record] = audit.read(ctx.config.audit_path)
+    [record] = audit.endings(audit.read(ctx.config.audit_path))
     assert (record.action, record.outcome, record.dangerous) == ("t.write-file", "ok", False)
 
 
@@ -49,7 +51,7 @@ async def test_dangerous_action_needs_confirmation(
     events = await run(make_action(target, dangerous=True), ctx, confirmed=False)
     assert events[-1].outcome == "refused" and "not confirmed" in events[-1].message
     assert not target.exists()
-    assert audit.read(ctx.config.audit_path)[0].outcome == "refused"
+    assert audit.endings(audit.read(ctx.config.audit_path))[0].outcome == "refused"
 
 
 async def test_read_only_refuses_even_confirmed(make_context: MakeContext, tmp_path: Path) -> None:
@@ -72,7 +74,7 @@ async def test_failure_is_reported_and_audited(make_context: MakeContext, tmp_pa
     ctx = make_context()
     events = await run(make_action(tmp_path / "x", False, fail=True), ctx, confirmed=True)
     assert events[-1].outcome == "failed" and events[-1].message == "the disk said no"
-    assert audit.read(ctx.config.audit_path)[0].outcome == "failed"
+    assert audit.endings(audit.read(ctx.config.audit_path))[0].outcome == "failed"
 
 
 async def test_unwritable_audit_log_refuses_to_act(
@@ -111,10 +113,10 @@ async def test_an_action_cut_off_half_way_is_still_audited(
 
     started = asyncio.Event()
 
-    async def preview(ctx):  # type: ignore[no-untyped-def]
-        return "wait forever"
+    async def make_plan(ctx):  # type: ignore[no-untyped-def]
+        return plan("wait forever")
 
-    async def run_forever(ctx):  # type: ignore[no-untyped-def]
+    async def run_forever(ctx, planned):  # type: ignore[no-untyped-def]
         ctx.log("started")
         started.set()
         await asyncio.Event().wait()
@@ -122,7 +124,7 @@ async def test_an_action_cut_off_half_way_is_still_audited(
 
     ctx = make_context()
     stream = run_action(
-        Action("t.forever", "Forever", "", False, "health", preview, run_forever),
+        Action("t.forever", "Forever", "", False, "health", make_plan, run_forever),
         ctx,
         confirmed=True,
     )
@@ -130,5 +132,114 @@ async def test_an_action_cut_off_half_way_is_still_audited(
         if isinstance(event, Log) and event.line == "started":
             break
     await stream.aclose()
-    [record] = audit.read(ctx.config.audit_path)
+    [record] = audit.endings(audit.read(ctx.config.audit_path))
     assert record.outcome == "cancelled"
+
+
+async def test_a_run_leaves_a_started_line_then_its_end_with_the_plan_digest(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    ctx = make_context()
+    await run(make_action(tmp_path / "out.txt", dangerous=False), ctx, confirmed=True)
+    started, ended = audit.read(ctx.config.audit_path)
+    assert (started.outcome, ended.outcome) == ("started", "ok")
+    assert started.run_id and started.run_id == ended.run_id
+    assert started.plan and started.plan == ended.plan
+    assert ended.changes == ["wrote out.txt"]
+    assert audit.unfinished(audit.read(ctx.config.audit_path)) == []
+
+
+async def test_a_refusing_plan_is_refused_and_audited_as_refused(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    async def make_plan(ctx):  # type: ignore[no-untyped-def]
+        return refused_plan("Refused: no verified backup.", "alembic upgrade heads")
+
+    async def never(ctx, planned):  # type: ignore[no-untyped-def]
+        raise AssertionError("a refused plan must not run")
+
+    ctx = make_context()
+    gated = Action("t.gated", "Gated", "", True, "health", make_plan, never)
+    events = await run(gated, ctx, confirmed=True)
+    assert [e.line for e in events if isinstance(e, Log)][-1] == "Refused: no verified backup."
+    assert (events[-1].outcome, events[-1].message) == ("refused", "Refused: no verified backup.")
+    [record] = audit.read(ctx.config.audit_path)
+    assert (record.outcome, record.message) == ("refused", "Refused: no verified backup.")
+
+
+async def test_a_world_that_changed_since_the_plan_is_a_refusal(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    async def make_plan(ctx):  # type: ignore[no-untyped-def]
+        return plan("write, if the file is still absent")
+
+    async def moved_on(ctx, planned):  # type: ignore[no-untyped-def]
+        raise ActionRefused("Refused: the file appeared since the preview.")
+
+    ctx = make_context()
+    events = await run(
+        Action("t.w", "W", "", False, "health", make_plan, moved_on), ctx, confirmed=True
+    )
+    assert events[-1].outcome == "refused"
+    assert [r.outcome for r in audit.read(ctx.config.audit_path)] == ["started", "refused"]
+
+
+async def test_an_interrupted_action_records_what_it_had_changed(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    import asyncio
+
+    halfway = asyncio.Event()
+
+    async def make_plan(ctx):  # type: ignore[no-untyped-def]
+        return plan("two steps")
+
+    async def two_steps(ctx, planned):  # type: ignore[no-untyped-def]
+        ctx.changed("did the first step")
+        halfway.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    ends = []
+    ctx = make_context()
+    stream = run_action(
+        Action("t.two", "Two", "", False, "health", make_plan, two_steps),
+        ctx,
+        confirmed=True,
+        on_end=ends.append,
+    )
+    async for _ in stream:
+        if halfway.is_set():
+            break
+    await stream.aclose()
+    [done] = ends
+    assert done.outcome == "cancelled"
+    assert done.message == "Interrupted: it had already did the first step."
+    [record] = audit.endings(audit.read(ctx.config.audit_path))
+    assert record.changes == ["did the first step"]
+
+
+def test_a_started_line_without_an_end_is_unfinished(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    base = {"at": "2026-11-28T12:00:00+00:00", "message": "", "dangerous": True, "env_file": ".env"}
+    for run_id, outcome in (("a", "started"), ("a", "ok"), ("b", "started")):
+        audit.append(
+            log, audit.AuditRecord(action="db.upgrade", outcome=outcome, run_id=run_id, **base)
+        )
+    log.open("a").write("{torn line\n")  # a torn write is skipped, not a crash
+    [left] = audit.unfinished(audit.read(log))
+    assert left.run_id == "b"
+
+
+def test_the_audit_log_refuses_a_symlink_or_a_device(tmp_path: Path) -> None:
+    import pytest
+
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    link = tmp_path / "audit.log"
+    link.symlink_to(target)
+    with pytest.raises(OSError):
+        audit.ensure_writable(link)
+    with pytest.raises(OSError):
+        audit.ensure_writable(Path("/dev/null"))
+    assert target.read_text() == ""

@@ -223,3 +223,24 @@ async def test_check_failed_raised_deep_inside_is_a_fail_with_its_hint(
         "the server refused",
         "start it",
     )
+
+
+async def test_each_check_is_timed_by_its_own_work_not_its_neighbours(
+    make_context: MakeContext,
+) -> None:
+    registry = Registry()
+
+    @registry.check(id="a.busy", pane="health", title="Busy")
+    async def busy(ctx):  # type: ignore[no-untyped-def]
+        # Holds the event loop, as forty checks and the dashboard's drawing together do.
+        sum(range(5_000_000))
+        return passed("worked")
+
+    @registry.check(id="a.quick", pane="health", title="Quick")
+    async def quick(ctx):  # type: ignore[no-untyped-def]
+        return passed("at once")
+
+    events = await collect(registry, make_context())
+    took = {e.result.id: e.result.duration_ms for e in events if isinstance(e, Finished)}
+    # The quick one waited for the busy one to let go of the loop; that wait is not its time.
+    assert took["a.quick"] < took["a.busy"] / 10, took

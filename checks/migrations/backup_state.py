@@ -1,0 +1,53 @@
+"""Migrations pane: before an upgrade, a verified backup of the database at its revision."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from checks.checklist import ROLLBACK
+from checks.context import CheckContext
+from checks.core import Outcome, check, passed, warned
+from checks.migrations import scripts
+from checks.migrations.actions import database_state
+from checks.migrations.backups import find_usable_backup
+from checks.migrations.state import PANE
+
+
+@check(
+    id="db.backup-verified",
+    pane=PANE,
+    title="Verified backup before upgrade",
+    needs=["db.reachable", "db.single-head"],
+    checklist=(ROLLBACK, "Database rollback"),
+    partial="`alembic downgrade -1` itself",
+)
+async def backup_verified(ctx: CheckContext) -> Outcome:
+    state = await database_state(ctx)
+    found = await scripts.load(ctx.config.alembic_ini_path)
+    minutes = ctx.config.backup_max_age_minutes
+    usable = find_usable_backup(
+        ctx.config.backup_path,
+        state.identity,
+        set(state.revisions),
+        ctx.clock(),
+        timedelta(minutes=minutes),
+    )
+    if usable is not None:
+        m = usable.manifest
+        return passed(
+            f"{usable.dump.name}: {state.where} at {state.at}, taken {m.taken_at}, "
+            f"{m.toc_entries} entries read back.",
+            backup=usable.dump,
+            size=f"{m.size:,} bytes",
+            sha256=m.sha256,
+        )
+    if not found.pending(set(state.revisions)):
+        return passed(f"Nothing is pending at {state.at}: no backup is needed for an upgrade.")
+    # A warning, not a failure: nothing is broken yet, and the upgrade itself refuses to run
+    # without a backup; this says so before anyone tries.
+    return warned(
+        f"No verified backup of {state.where} at {state.at} from the last {minutes} minutes "
+        f"in {ctx.config.backup_path}: db.upgrade will refuse until there is one.",
+        "Back up before the upgrade (db.backup).",
+        actions=["db.backup"],
+    )
