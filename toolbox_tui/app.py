@@ -6,6 +6,10 @@ that call the engine (which knows nothing of Textual).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
@@ -23,11 +27,12 @@ from checks.runner import (
     Finished,
     Log,
     Started,
-    preview_action,
+    build_plan,
     run_checks,
+    shown,
 )
 from checks.runner import run_action as run_engine_action
-from toolbox_tui.board import Board
+from toolbox_tui.board import Board, RunningAction
 from toolbox_tui.commands import palette_commands
 from toolbox_tui.messages import (
     ActionCompleted,
@@ -41,9 +46,12 @@ from toolbox_tui.screens.dashboard import DashboardScreen
 from toolbox_tui.screens.detail import CheckDetailScreen
 from toolbox_tui.screens.help import HelpScreen
 from toolbox_tui.screens.pick_action import PickActionScreen
+from toolbox_tui.screens.quit_while_fixing import QuitChoice, QuitWhileFixingScreen
 from toolbox_tui.widgets.status import duration_text
 
 ACTION_GROUP = "action"
+TICK_SECONDS = 0.5  # how often a running fix's elapsed time is redrawn
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 CheckRunner = Callable[[Sequence[CheckSpec], CheckContext], AsyncIterator[Event]]
 
@@ -72,6 +80,7 @@ class ToolboxApp(App[None]):
         *,
         runner: CheckRunner = run_checks,
         autorun: bool = True,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
         self.ctx = ctx
@@ -79,6 +88,12 @@ class ToolboxApp(App[None]):
         self.board = Board.for_specs(registry.select())
         self._runner = runner
         self._autorun = autorun
+        self._handle_signals = handle_signals
+        self._generation = 0
+        self._quit_when_fixed: str | None = None
+        self.exit_note: str | None = None
+        """What the command line prints after the dashboard closes, when quitting had to do
+        with a running fix (it waited for it, or interrupted it)."""
 
     @property
     def read_only(self) -> bool:
@@ -108,6 +123,19 @@ class ToolboxApp(App[None]):
         assert isinstance(screen, DashboardScreen)
         return screen
 
+    def on_mount(self) -> None:
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in QUIT_SIGNALS:
+                loop.add_signal_handler(signum, self.quit_on_signal, signum.name)
+
+    def on_unmount(self) -> None:
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in QUIT_SIGNALS:
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(signum)
+
     def on_dashboard_screen_ready(self, message: DashboardScreen.Ready) -> None:
         if self.read_only:
             self.notify("Read-only: actions are disabled.", title="toolbox-tui")
@@ -119,15 +147,17 @@ class ToolboxApp(App[None]):
     def run_checks_now(self, specs: Iterable[CheckSpec], group: str = "checks") -> None:
         """Run ``specs`` in a worker; a new run in the same ``group`` replaces the old one."""
         specs = list(specs)
+        self._generation += 1
+        generation = self._generation
 
         async def stream() -> None:
-            await self._stream(specs)
+            await self._stream(specs, generation)
 
         # A callable, not a coroutine object: a worker cancelled before it starts would
         # otherwise leave a never-awaited coroutine behind.
         self.run_worker(stream, group=group, exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
 
-    async def _stream(self, specs: list[CheckSpec]) -> None:
+    async def _stream(self, specs: list[CheckSpec], generation: int) -> None:
         started: set[str] = set()
         finished: set[str] = set()
         try:
@@ -136,18 +166,22 @@ class ToolboxApp(App[None]):
                     started.add(event.check_id)
                 elif isinstance(event, Finished):
                     finished.add(event.result.id)
-                self.post_message(_as_message(event))
+                self.post_message(_as_message(event, generation))
         finally:
             # Replaced or cancelled part-way: what it started must not show RUN… forever.
             if started - finished:
-                self.post_message(RunStopped(frozenset(started - finished)))
+                self.post_message(RunStopped(frozenset(started - finished), generation))
 
     def on_check_started(self, message: CheckStarted) -> None:
-        self.board.start(message.check_id)
-        self._append_log(message.check_id, "── check started ──")
-        self._show_check(message.check_id)
+        if self.board.start(message.check_id, message.generation):
+            self._append_log(message.check_id, "── check started ──")
+            self._show_check(message.check_id)
 
     def on_check_logged(self, message: CheckLogged) -> None:
+        running = self.board.action
+        if running is not None and message.source == running.log_to:
+            running.last_line = message.line
+            self._show_fix_progress()
         self._append_log(message.source, message.line)
 
     def _append_log(self, source: str, line: str) -> None:
@@ -158,12 +192,13 @@ class ToolboxApp(App[None]):
 
     def on_run_stopped(self, message: RunStopped) -> None:
         for check_id in message.check_ids:
-            self.board.running.discard(check_id)
+            self.board.stop(check_id, message.generation)
             self._show_check(check_id)
 
     def on_check_finished(self, message: CheckFinished) -> None:
         result = message.result
-        self.board.finish(result)
+        if not self.board.finish(result, message.generation):
+            return  # an older run's result arriving after a newer one: it is stale
         verdict = f"{result.status.value.upper()} in {duration_text(result.duration_ms)}"
         self._append_log(result.id, f"── {verdict}: {result.message} ──")
         self._show_check(result.id)
@@ -273,47 +308,119 @@ class ToolboxApp(App[None]):
 
     @work(group=ACTION_GROUP, exit_on_error=False)
     async def confirm_and_run(self, action: Action, check_id: str | None) -> None:
-        preview = await preview_action(action, self.ctx)
-        if not await self.push_screen_wait(ConfirmActionScreen(action, preview)):
+        planned = await build_plan(action, self.ctx)
+        preview = shown(planned, self.ctx)
+        refusal = self.ctx.redactor.text(planned.refusal) if planned.refusal else None
+        screen = ConfirmActionScreen(action, preview, refusal=refusal)
+        if not await self.push_screen_wait(screen):
             self.notify("Cancelled; nothing was changed.")
             return
         log_to = check_id or action.id
+        self.board.action = RunningAction(
+            action.id, action.title, action.dangerous, time.monotonic(), log_to
+        )
+        ticker = self.set_interval(TICK_SECONDS, self._show_fix_progress)
+        self._show_fix_progress()
         self.post_message(CheckLogged(log_to, f"── {action.title} ──"))
-        # The preview the person confirmed goes into the log as is, not rebuilt.
-        async for event in run_engine_action(action, self.ctx, confirmed=True, preview=preview):
-            if isinstance(event, Log):
-                self.post_message(CheckLogged(log_to, event.line))
-            elif isinstance(event, ActionDone):
-                self.post_message(
-                    ActionCompleted(event.action_id, event.outcome, event.message, check_id)
-                )
+        try:
+            # The plan the person confirmed is the one that runs, not a rebuilt one.
+            async for event in run_engine_action(
+                action,
+                self.ctx,
+                confirmed=True,
+                plan=planned,
+                on_end=partial(self._action_ended, check_id=check_id),
+            ):
+                if isinstance(event, Log):
+                    self.post_message(CheckLogged(log_to, event.line))
+        finally:
+            ticker.stop()
+            self.board.action = None
+            self._show_fix_progress()
+
+    def _action_ended(self, done: ActionDone, check_id: str | None) -> None:
+        self.post_message(ActionCompleted(done, check_id))
+
+    def _show_fix_progress(self) -> None:
+        if self.screen_stack:
+            self.dashboard.refresh_summary()
 
     def on_action_completed(self, message: ActionCompleted) -> None:
-        ok = message.outcome == "ok"
+        done = message.done
+        ok = done.outcome == "ok"
         self.notify(
-            message.message,
-            title=message.action_id,
+            done.message,
+            title=done.action_id,
             severity="information" if ok else "error",
             markup=False,
         )
-        if message.outcome != "refused":
+        if self._quit_when_fixed is not None:
+            self.exit_note = (
+                f"toolbox-tui: {done.action_id} ended ({done.outcome}) before quitting "
+                f"({self._quit_when_fixed}): {done.message}"
+            )
+            self.exit()
+            return
+        if done.outcome != "refused":
             # Even a failed fix may have changed something: read the deployment again and
             # re-check the action's pane.
             self.ctx = self.ctx.reloaded()
-            action = self.registry.actions[message.action_id]
+            action = self.registry.actions[done.action_id]
             # Its own group: re-checking one pane must not cancel a full run in progress.
             self.run_checks_now(
                 self.registry.select(panes=[action.pane]), group=f"pane:{action.pane}"
             )
 
+    # -- quitting --------------------------------------------------------------------
 
-def _as_message(event: Event) -> CheckStarted | CheckLogged | CheckFinished:
+    async def action_quit(self) -> None:
+        """Quit; while a fix runs, ask first: wait for it, interrupt it, or keep working."""
+        running = self.board.action
+        if running is None:
+            self.exit()
+            return
+        if isinstance(self.screen, QuitWhileFixingScreen):
+            return
+        self.push_screen(QuitWhileFixingScreen(running), self._quit_chosen)
+
+    def _quit_chosen(self, choice: QuitChoice | None) -> None:
+        if choice == "wait":
+            self._wait_then_quit("you asked to quit once it finished")
+        elif choice == "interrupt":
+            self._interrupt_then_quit("you interrupted it to quit")
+
+    def quit_on_signal(self, name: str) -> None:
+        """SIGTERM or SIGHUP: quit now; a running fix is let finish first (a second signal
+        interrupts it)."""
+        if self.board.action is None:
+            self.exit_note = f"toolbox-tui: {name} received; quit."
+            self.exit()
+        elif self._quit_when_fixed is None:
+            self._wait_then_quit(f"{name} received")
+        else:
+            self._interrupt_then_quit(f"a second {name} received")
+
+    def _wait_then_quit(self, reason: str) -> None:
+        self._quit_when_fixed = reason
+        running = self.board.action
+        title = running.action_id if running else "the fix"
+        self.notify(f"Quitting once {title} finishes ({reason}).", severity="warning")
+
+    def _interrupt_then_quit(self, reason: str) -> None:
+        """Cancel the running fix; it stops cleanly and is audited, then the app exits."""
+        self._quit_when_fixed = reason
+        for worker in self.workers:
+            if worker.group == ACTION_GROUP and not worker.is_finished:
+                worker.cancel()
+
+
+def _as_message(event: Event, generation: int) -> CheckStarted | CheckLogged | CheckFinished:
     if isinstance(event, Started):
-        return CheckStarted(event.check_id)
+        return CheckStarted(event.check_id, generation)
     if isinstance(event, Log):
         return CheckLogged(event.source, event.line)
     if isinstance(event, Finished):
-        return CheckFinished(event.result)
+        return CheckFinished(event.result, generation)
     raise TypeError(f"a check run does not emit {type(event).__name__}")
 
 

@@ -28,22 +28,59 @@ class Row:
 
 
 @dataclass
+class RunningAction:
+    """The fix in progress: the dashboard shows it, its elapsed time and its latest log line,
+    until it ends."""
+
+    action_id: str
+    title: str
+    dangerous: bool
+    started: float  # time.monotonic()
+    log_to: str  # the check whose log it writes to
+    last_line: str = ""
+
+
+@dataclass
 class Board:
     specs: dict[str, CheckSpec]
     results: dict[str, CheckResult] = field(default_factory=dict)
     running: set[str] = field(default_factory=set)
     logs: dict[str, list[str]] = field(default_factory=dict)
+    generations: dict[str, int] = field(default_factory=dict)
+    """Per check, the run (numbered in order of starting) whose state the board shows."""
+    action: RunningAction | None = None
 
     @classmethod
     def for_specs(cls, specs: Iterable[CheckSpec]) -> Board:
         return cls({spec.id: spec for spec in specs})
 
-    def start(self, check_id: str) -> None:
-        self.running.add(check_id)
+    def _current(self, check_id: str, generation: int) -> bool:
+        """Whether news from run ``generation`` is as new as what the board shows; an older
+        run's late result (started before a fix, say) must not replace a newer one."""
+        if generation < self.generations.get(check_id, 0):
+            return False
+        self.generations[check_id] = generation
+        return True
 
-    def finish(self, result: CheckResult) -> None:
+    def start(self, check_id: str, generation: int = 0) -> bool:
+        """Mark a check running; False (and nothing changes) for a stale run."""
+        if not self._current(check_id, generation):
+            return False
+        self.running.add(check_id)
+        return True
+
+    def finish(self, result: CheckResult, generation: int = 0) -> bool:
+        """Show ``result``; False (and nothing changes) when a newer run already reported."""
+        if not self._current(result.id, generation):
+            return False
         self.running.discard(result.id)
         self.results[result.id] = result
+        return True
+
+    def stop(self, check_id: str, generation: int = 0) -> None:
+        """Run ``generation`` ended before ``check_id`` finished (cancelled or replaced)."""
+        if self.generations.get(check_id, 0) == generation:
+            self.running.discard(check_id)
 
     def log(self, source: str, line: str) -> None:
         lines = self.logs.setdefault(source, [])

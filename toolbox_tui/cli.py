@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -19,11 +18,12 @@ from pydantic import ValidationError
 
 from checks import catalog, checklist
 from checks.context import CheckContext
-from checks.core import PANE_IDS, Action, CheckSpec, Registry
-from checks.envfile import atomic_write
-from checks.runner import ActionDone, Finished, Log, run_action, run_checks
+from checks.core import PANE_IDS, CheckSpec, Registry
+from checks.runner import Finished, run_checks
 from checks.settings import ToolboxConfig
-from toolbox_tui import reporters
+from toolbox_tui import report_file, reporters
+from toolbox_tui.console import say
+from toolbox_tui.fixing import EXIT_INTERRUPTED, fix_all, warn_about_unfinished
 from toolbox_tui.reporters import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -32,11 +32,7 @@ from toolbox_tui.reporters import (
     EXIT_WARNINGS,
     Report,
 )
-from toolbox_tui.sandbox.demo import write_demo
-from toolbox_tui.sandbox.errors import NotADemoDirectory, SandboxError
-from toolbox_tui.sandbox.stack import DEMO_BREAKS, SCENARIOS, Sandbox
-
-EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
+from toolbox_tui.sandbox.scenarios import DEMO_BREAKS, SCENARIOS
 
 EXITS = {
     EXIT_OK: "every selected check passed (warnings allowed unless --fail-level warn)",
@@ -70,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="require_backup",
         action="store_false",
         default=None,
-        help="let the database upgrade run without a backup from this session",
+        help="let the database upgrade run without a verified backup of its revision",
+    )
+    group.add_argument(
+        "--allow-read-only-env",
+        action="store_true",
+        default=None,
+        help="let fixes rewrite an env file whose mode says read-only",
     )
 
     parser = argparse.ArgumentParser(
@@ -92,9 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", parents=[common], help="checks, actions and coverage")
     listing.add_argument("--format", default="text", choices=("text", "markdown"))
 
-    fix = sub.add_parser("fix", parents=[common], help="run one action by id")
-    fix.add_argument("action_id", metavar="ACTION_ID")
-    fix.add_argument("--yes", action="store_true", help="confirm a dangerous action")
+    fix = sub.add_parser(
+        "fix", parents=[common], help="run actions by id, in order, stopping at a failure"
+    )
+    fix.add_argument("action_ids", nargs="+", metavar="ACTION_ID")
+    fix.add_argument("--yes", action="store_true", help="confirm dangerous actions")
     fix.add_argument("--dry-run", action="store_true", help="only show what would change")
 
     scenarios = "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
@@ -187,23 +191,22 @@ def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registr
     ctx = CheckContext.create(config)
     report = asyncio.run(_collect(specs, ctx))
     text = reporters.FORMATTERS[args.format](report)
-    if args.output:
-        atomic_write(args.output, text, backup=False)
+    try:
+        report_file.write_report(args.output, text)
+    except report_file.ReportFileError as exc:
+        raise UsageError(f"--output {exc}") from None
+    if not report_file.is_stdout(args.output):
         print(f"toolbox-tui: report written to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
     return report.exit_code(args.fail_level)
 
 
 def _check_output_path(path: Path) -> None:
-    """Refuse a report path that cannot be written, before spending time on the checks."""
-    if path.is_dir():
-        raise UsageError(f"--output {path} is a directory; name a file")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"--output {path}: the directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"--output {path}: {parent} is not writable")
+    """Refuse a report path that cannot be written safely, before spending time on the checks
+    (see :mod:`toolbox_tui.report_file`; it is checked again when the report is written)."""
+    try:
+        report_file.check_destination(path)
+    except report_file.ReportFileError as exc:
+        raise UsageError(f"--output {exc}") from None
 
 
 async def _collect(specs: Sequence[CheckSpec], ctx: CheckContext) -> Report:
@@ -217,26 +220,16 @@ async def _collect(specs: Sequence[CheckSpec], ctx: CheckContext) -> Report:
 
 
 def cmd_fix(args: argparse.Namespace, config: ToolboxConfig, registry: Registry) -> int:
-    action = registry.actions.get(args.action_id)
-    if action is None:
+    unknown = [a for a in args.action_ids if a not in registry.actions]
+    if unknown:
         known = ", ".join(registry.actions) or "none"
-        raise UsageError(f"no action {args.action_id!r}; known actions: {known}")
-    if action.dangerous and not (args.yes or args.dry_run or config.read_only):
-        print(f"{action.id} is dangerous; this is what it would do:\n", file=sys.stderr)
+        raise UsageError(f"no action {', '.join(map(repr, unknown))}; known actions: {known}")
+    actions = [registry.actions[a] for a in args.action_ids]
+    if any(a.dangerous for a in actions) and not (args.yes or args.dry_run or config.read_only):
+        print("Dangerous actions need --yes; this is what they would do:\n", file=sys.stderr)
     ctx = CheckContext.create(config)
-    return asyncio.run(_fix(action, ctx, confirmed=args.yes, dry_run=args.dry_run))
-
-
-async def _fix(action: Action, ctx: CheckContext, *, confirmed: bool, dry_run: bool) -> int:
-    async for event in run_action(action, ctx, confirmed=confirmed, dry_run=dry_run):
-        if isinstance(event, Log):
-            print(f"  {event.line}")
-        elif isinstance(event, ActionDone):
-            print(event.message)
-            if event.outcome == "refused" and action.dangerous and not confirmed:
-                print("Run it again with --yes to confirm.", file=sys.stderr)
-            return EXIT_OK if event.ok else EXIT_FAILED
-    return EXIT_INTERNAL
+    warn_about_unfinished(ctx)
+    return asyncio.run(fix_all(actions, ctx, confirmed=args.yes, dry_run=args.dry_run))
 
 
 def _require_terminal() -> None:
@@ -248,25 +241,40 @@ def _require_terminal() -> None:
 
 
 def cmd_tui(config: ToolboxConfig, registry: Registry) -> int:
+    code, note = _dashboard(config, registry)
+    if note:
+        say(note, file=sys.stderr)
+    return code
+
+
+def _dashboard(config: ToolboxConfig, registry: Registry) -> tuple[int, str | None]:
+    """Run the dashboard; its exit code, and what it has to say when quitting had to do with
+    a running fix (printed last, where a person looks)."""
     _require_terminal()
     from toolbox_tui.app import make_app
 
-    app = make_app(CheckContext.create(config), registry)
+    app = make_app(CheckContext.create(config), registry, handle_signals=True)
     app.run()
-    return EXIT_INTERNAL if app.return_code else EXIT_OK
+    return (EXIT_INTERNAL if app.return_code else EXIT_OK), app.exit_note
 
 
 def cmd_demo(args: argparse.Namespace, registry: Registry) -> int:
-    """The dashboard on the sandbox; without PostgreSQL/Redis binaries, on the env file alone."""
+    """The dashboard on the sandbox; without PostgreSQL/Redis binaries, on the env file alone.
+
+    The servers stop whenever the dashboard ends: it returns, it raises, or (if this process
+    is killed) the sandbox's watchdog stops them.
+    """
+    from toolbox_tui.sandbox.demo import write_demo
+    from toolbox_tui.sandbox.errors import NotADemoDirectory, SandboxError
+    from toolbox_tui.sandbox.stack import Sandbox
+
     breaks = DEMO_BREAKS if args.breaks is None else args.breaks
     try:
         # Claim the directory, and make sure there is a screen, before any server starts.
         write_demo(args.dir)
         _require_terminal()
-        with Sandbox(args.dir, breaks) as sandbox:
-            print(f"toolbox-tui: sandbox up in {sandbox.app_dir}", file=sys.stderr)
-            config = load_config(args).model_copy(update=sandbox.config_overrides())
-            return cmd_tui(config, registry)
+        sandbox = Sandbox(args.dir, breaks)
+        sandbox.start()
     except NotADemoDirectory as exc:
         raise UsageError(str(exc)) from None
     except SandboxError as exc:
@@ -276,39 +284,58 @@ def cmd_demo(args: argparse.Namespace, registry: Registry) -> int:
         demo = write_demo(args.dir)
         config = load_config(args).model_copy(update=demo.config_overrides())
         return cmd_tui(config, registry)
+    note: str | None = None
+    try:
+        print(f"toolbox-tui: sandbox up in {sandbox.app_dir}", file=sys.stderr)
+        config = load_config(args).model_copy(update=sandbox.config_overrides())
+        code, note = _dashboard(config, registry)
+        return code
+    finally:
+        sandbox.stop()
+        # The last lines on the restored screen: not the stale "sandbox up" above, and what
+        # became of a fix that was running when the dashboard closed, if one was.
+        say(
+            "toolbox-tui: demo ended; the sandbox's PostgreSQL and Redis are stopped and removed.",
+            file=sys.stderr,
+        )
+        if note:
+            say(note, file=sys.stderr)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    """Start the sandbox and keep it up until Ctrl-C (or SIGTERM), then stop every process."""
+    """Start the sandbox and keep it up until Ctrl-C, SIGTERM or SIGHUP (a closed terminal),
+    then stop every process and say what was stopped."""
+    from toolbox_tui.sandbox.demo import write_demo
+    from toolbox_tui.sandbox.errors import SandboxError
+    from toolbox_tui.sandbox.foreground import StopSignals
+    from toolbox_tui.sandbox.stack import Sandbox
+
     try:
         write_demo(args.dir)  # refuses a directory it did not make, before anything starts
-        with Sandbox(args.dir, args.breaks) as sandbox:
-            overrides = sandbox.config_overrides()
-            print(f"Sandbox up in {sandbox.app_dir}", flush=True)
-            print(f"  PostgreSQL pid {sandbox.postgres.pid}, Redis pid {sandbox.redis.pid}")
-            print(f"  scenarios: {', '.join(args.breaks) or 'none'}")
-            print("Point toolbox-tui at it:")
-            for name, value in overrides.items():
-                print(f"  export TOOLBOX_{name.upper()}={value}")
-            print("Ctrl-C stops it.", flush=True)
-            _wait_for_stop()
+        sandbox = Sandbox(args.dir, args.breaks)
+        sandbox.start()  # a Ctrl-C or a failure here stops what had started
     except SandboxError as exc:
         raise UsageError(str(exc)) from None
-    print("Sandbox stopped.")
+    # Held from here on: the signal that stops us cannot also cut the stopping short.
+    with StopSignals() as stop:
+        try:
+            print(f"Sandbox up in {sandbox.app_dir}")
+            for server in (sandbox.postgres, sandbox.redis):
+                state = f"pid {server.pid}" if server.running else "stopped"
+                print(f"  {server.NAME} {state} ({server.directory})")
+            print(f"  scenarios: {', '.join(args.breaks) or 'none'}")
+            print("Point toolbox-tui at it:")
+            for name, value in sandbox.config_overrides().items():
+                print(f"  export TOOLBOX_{name.upper()}={value}")
+            print("Ctrl-C, SIGTERM or closing the terminal stops it.", flush=True)
+            received = stop.wait()
+            say(f"toolbox-tui: {received.name} received; stopping the sandbox.")
+        finally:
+            stopped = sandbox.stop()
+    for sentence in stopped:
+        say(f"  {sentence}")
+    say("Sandbox stopped.")
     return EXIT_OK
-
-
-def _wait_for_stop() -> None:
-    # SIGTERM becomes KeyboardInterrupt too, so `kill` stops the servers as cleanly as Ctrl-C.
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        while True:
-            signal.pause()
-    except KeyboardInterrupt:
-        return
 
 
 def render_list(registry: Registry, fmt: str) -> str:
@@ -328,7 +355,14 @@ def render_list(registry: Registry, fmt: str) -> str:
     for row in checklist.coverage(registry.in_pane_order()):
         ids = ", ".join(row.check_ids)
         lines.append(f"  {row.state:<12} {row.ref.section} > {row.ref.item}  {ids}")
+        if row.missing:
+            lines.append(f"  {'':<12} not verified: {row.missing}")
     return "\n".join(lines) + "\n"
+
+
+def _state(row: checklist.Coverage) -> str:
+    """``partial (not verified: ...)`` says what a partly covered item still needs."""
+    return f"{row.state} (not verified: {row.missing})" if row.missing else row.state
 
 
 def _list_markdown(registry: Registry) -> str:
@@ -341,7 +375,7 @@ def _list_markdown(registry: Registry) -> str:
     ]
     out += ["", "| checklist section | item | state | checks |", "| --- | --- | --- | --- |"]
     out += [
-        f"| {r.ref.section} | {r.ref.item} | {r.state} | "
+        f"| {r.ref.section} | {r.ref.item} | {_state(r)} | "
         f"{', '.join(f'`{i}`' for i in r.check_ids)} |"
         for r in checklist.coverage(registry.in_pane_order())
     ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from textual.message import Message
 
 from checks.core import CheckResult
+from checks.runner import ActionDone
 
 
 class CheckStarted(Message):
-    def __init__(self, check_id: str) -> None:
+    def __init__(self, check_id: str, generation: int = 0) -> None:
         super().__init__()
         self.check_id = check_id
+        self.generation = generation
 
 
 class CheckLogged(Message):
@@ -21,25 +23,38 @@ class CheckLogged(Message):
 
 
 class CheckFinished(Message):
-    def __init__(self, result: CheckResult) -> None:
+    def __init__(self, result: CheckResult, generation: int = 0) -> None:
         super().__init__()
         self.result = result
+        self.generation = generation
 
 
 class ActionCompleted(Message):
-    """An action ended (ok, failed, refused); ``check_id`` is where it was started from."""
+    """An action ended (ok, failed, refused, cancelled); ``check_id`` is where it was started
+    from."""
 
-    def __init__(self, action_id: str, outcome: str, message: str, check_id: str | None) -> None:
+    def __init__(self, done: ActionDone, check_id: str | None) -> None:
         super().__init__()
-        self.action_id = action_id
-        self.outcome = outcome
-        self.message = message
+        self.done = done
         self.check_id = check_id
+
+    @property
+    def action_id(self) -> str:
+        return self.done.action_id
+
+    @property
+    def outcome(self) -> str:
+        return self.done.outcome
+
+    @property
+    def message(self) -> str:
+        return self.done.message
 
 
 class RunStopped(Message):
-    """A run ended before these checks finished (replaced by a new run, or quit)."""
+    """Run ``generation`` ended before these checks finished (replaced by a new run, or quit)."""
 
-    def __init__(self, check_ids: frozenset[str]) -> None:
+    def __init__(self, check_ids: frozenset[str], generation: int = 0) -> None:
         super().__init__()
         self.check_ids = check_ids
+        self.generation = generation

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from textual.widgets import OptionList
 
 from checks import catalog
 from checks.context import CheckContext
@@ -21,7 +22,7 @@ from checks.redact import Redactor
 from checks.runner import Event, Finished, run_checks
 from checks.settings import DeploymentEnv, ToolboxConfig
 from tests.conftest import FIXED_NOW
-from tests.tui.conftest import settle
+from tests.tui.conftest import settle, wait_for_screen
 from toolbox_tui.app import ToolboxApp
 from toolbox_tui.sandbox.stack import Sandbox
 from toolbox_tui.screens.confirm import ConfirmActionScreen
@@ -87,12 +88,12 @@ async def migrations_pane(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("2")
 
 
-async def wait_for(pilot, screen_type: type) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(100):
-        if isinstance(pilot.app.screen, screen_type):
-            return
-        await pilot.pause()
-    raise AssertionError(f"{screen_type.__name__} never showed")
+async def pick(pilot, action_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Choose ``action_id`` in the fix picker with the arrow keys, wherever it is listed."""
+    await wait_for_screen(pilot, PickActionScreen)
+    options = pilot.app.screen.query_one(OptionList)
+    ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+    await pilot.press(*["down"] * ids.index(action_id), "enter")
 
 
 def test_pending_migrations(snap_compare, sandbox_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
@@ -110,17 +111,19 @@ def test_upgrade_live_log(snap_compare, sandbox_app: ToolboxApp) -> None:  # typ
     async def backup_then_upgrade(pilot) -> None:  # type: ignore[no-untyped-def]
         await migrations_pane(pilot)
         await pilot.press("enter", "f")
-        await wait_for(pilot, PickActionScreen)
-        await pilot.press("enter")  # db.backup
-        await wait_for(pilot, ConfirmActionScreen)
+        await pick(pilot, "db.backup")
+        await wait_for_screen(pilot, ConfirmActionScreen)
         await pilot.press("enter")
         await settle(pilot.app, pilot)
         await pilot.press("f")
-        await wait_for(pilot, PickActionScreen)
-        await pilot.press("down", "enter")  # db.upgrade
-        await wait_for(pilot, ConfirmActionScreen)
+        await pick(pilot, "db.upgrade")
+        await wait_for_screen(pilot, ConfirmActionScreen)
         await pilot.press(*"db.upgrade", "enter")
         await settle(pilot.app, pilot)
         assert pilot.app.board.results["db.revision-state"].status.value == "pass"
+        # Toasts expire on a timer: whether the backup's was still up would depend on how
+        # long the upgrade took. The log below says the same.
+        pilot.app.clear_notifications()
+        await pilot.pause()
 
     assert snap_compare(sandbox_app, terminal_size=(80, 24), run_before=backup_then_upgrade)

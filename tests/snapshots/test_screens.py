@@ -7,11 +7,13 @@ should see; read the SVGs in ``__snapshots__`` when one changes.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from checks import catalog
 from checks.context import CheckContext
@@ -20,13 +22,15 @@ from checks.redact import Redactor
 from checks.runner import Event, Finished, run_checks
 from checks.settings import DeploymentEnv, ToolboxConfig
 from tests.conftest import FIXED_NOW
-from tests.tui.conftest import settle
+from tests.tui.conftest import settle, wait_for_screen
 from toolbox_tui.app import ToolboxApp, make_app
 from toolbox_tui.sandbox.demo import write_demo
 from toolbox_tui.screens.confirm import ConfirmActionScreen
 
+NARROW = (60, 20)
 SMALL = (80, 24)
 LARGE = (120, 40)
+FIXED_FERNET_KEY = base64.urlsafe_b64encode(bytes(range(32)))
 
 
 async def fixed_durations(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIterator[Event]:
@@ -38,6 +42,13 @@ async def fixed_durations(specs: Sequence[CheckSpec], ctx: CheckContext) -> Asyn
 
 @pytest.fixture
 def demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolboxApp:
+    return build_demo_app(tmp_path, monkeypatch)
+
+
+def build_demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolboxApp:
+    # A key rotation's preview names the new key by its last characters: a fixed key keeps
+    # that line the same from run to run.
+    monkeypatch.setattr(Fernet, "generate_key", classmethod(lambda cls: FIXED_FERNET_KEY))
     # Port 1 on loopback: refused at once, the same way on every machine (no DNS involved).
     write_demo(
         tmp_path,
@@ -70,6 +81,23 @@ def test_dashboard_120x40(snap_compare, demo_app: ToolboxApp) -> None:  # type: 
     assert snap_compare(demo_app, terminal_size=LARGE, run_before=finished)
 
 
+def test_dashboard_60x20(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """At 60x20: all six tabs, the active one named in full and the others cut with "…";
+    the footer shows whole keys only (1-6 and R left out, as the tabs show the numbers)."""
+    assert snap_compare(demo_app, terminal_size=NARROW, run_before=finished)
+
+
+def test_dashboard_no_color(  # type: ignore[no-untyped-def]
+    snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With NO_COLOR, in greys: FAIL a light block of reverse video (in the table, the
+    summary bar and the Environment tab), WARN bold, PASS and SKIP plain; nothing grey on
+    grey."""
+    monkeypatch.setenv("NO_COLOR", "1")  # Textual reads it when the app is built
+    app = build_demo_app(tmp_path, monkeypatch)
+    assert snap_compare(app, terminal_size=SMALL, run_before=finished)
+
+
 def test_failing_check_detail(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
     """The detail of the failing file-permissions check: FAIL, its message with the mode,
     what to do, evidence, the fix to press f for, and the log below."""
@@ -82,31 +110,36 @@ def test_failing_check_detail(snap_compare, demo_app: ToolboxApp) -> None:  # ty
     assert snap_compare(demo_app, terminal_size=SMALL, run_before=open_detail)
 
 
+async def open_confirm(pilot) -> None:  # type: ignore[no-untyped-def]
+    await finished(pilot)
+    await pilot.press("slash", *"rotation", "enter", "f")
+    # The preview is built in a worker that then waits on the dialog: wait for it to show.
+    await wait_for_screen(pilot, ConfirmActionScreen)
+    for _ in range(3):
+        await pilot.pause()  # the preview is fitted to the rows left once the dialog is laid out
+
+
 def test_dangerous_confirmation(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
-    """The typed confirmation for rotating the Fernet key: DANGEROUS in reverse, the preview
+    """The typed confirmation for rotating the Fernet key: a red DANGEROUS block, the preview
     of what changes (no key values), and the prompt to type the action id."""
-
-    async def open_confirm(pilot) -> None:  # type: ignore[no-untyped-def]
-        await finished(pilot)
-        await pilot.press("slash", *"rotation", "enter", "f")
-        # The preview is built in a worker that then waits on the dialog: wait for it to show.
-        for _ in range(50):
-            if isinstance(pilot.app.screen, ConfirmActionScreen):
-                break
-            await pilot.pause()
-        assert isinstance(pilot.app.screen, ConfirmActionScreen)
-
     assert snap_compare(demo_app, terminal_size=SMALL, run_before=open_confirm)
 
 
+def test_dangerous_confirmation_60x20(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The same at 60x20: the title line with its DANGEROUS badge on top, the preview in the
+    rows that are left (scrollable, "↑↓ PgUp PgDn: more" on its border when it does not all
+    show), the prompt and the box to type the id in, all on screen."""
+    assert snap_compare(demo_app, terminal_size=NARROW, run_before=open_confirm)
+
+
 def test_empty_pane(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
-    """The Migrations pane, which has no checks yet, says so plainly."""
+    """The Integrations pane, which has no checks yet, says so plainly."""
 
-    async def migrations(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def integrations(pilot) -> None:  # type: ignore[no-untyped-def]
         await finished(pilot)
-        await pilot.press("2")
+        await pilot.press("3")
 
-    assert snap_compare(demo_app, terminal_size=SMALL, run_before=migrations)
+    assert snap_compare(demo_app, terminal_size=SMALL, run_before=integrations)
 
 
 def test_help(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.core import Action, Registry, failed, passed, warned
+from checks.core import Action, Registry, failed, passed, plan, warned
 from tests.conftest import MakeContext
 from toolbox_tui.app import ToolboxApp, make_app
 
@@ -19,16 +19,17 @@ from toolbox_tui.app import ToolboxApp, make_app
 def marker_action(
     tmp_path: Path, action_id: str, marker: str, dangerous: bool, pane: str = "environment"
 ) -> Action:
-    async def preview(ctx):  # type: ignore[no-untyped-def]
-        return f"create {marker} in the app directory"
+    async def make_plan(ctx):  # type: ignore[no-untyped-def]
+        return plan(f"create {marker} in the app directory")
 
-    async def run(ctx):  # type: ignore[no-untyped-def]
+    async def run(ctx, planned):  # type: ignore[no-untyped-def]
         ctx.log(f"creating {marker}")
         (tmp_path / marker).write_text("ok")
+        ctx.changed(f"created {marker}")
         return f"{marker} created"
 
     title = f"Create {marker}"
-    return Action(action_id, title, "", dangerous, pane, preview, run)
+    return Action(action_id, title, "", dangerous, pane, make_plan, run)
 
 
 def marker_check(
@@ -90,3 +91,13 @@ async def settle(app: ToolboxApp, pilot) -> None:  # type: ignore[no-untyped-def
         await pilot.pause()
         await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def wait_for_screen(pilot, screen_type: type) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until ``screen_type`` is on top (a fix builds its plan in a worker
+    before it shows its dialog); AssertionError if it never comes."""
+    for _ in range(100):
+        if isinstance(pilot.app.screen, screen_type):
+            return
+        await pilot.pause()
+    raise AssertionError(f"{screen_type.__name__} never showed")

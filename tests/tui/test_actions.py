@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 from checks import audit
-from checks.core import Action, Registry, Status, failed
+from checks.core import Action, Registry, Status, failed, plan
 from tests.conftest import MakeContext
-from tests.tui.conftest import build_registry, marker_action, settle
+from tests.tui.conftest import build_registry, marker_action, settle, wait_for_screen
 from toolbox_tui.app import make_app
 from toolbox_tui.screens.confirm import ConfirmActionScreen
 from toolbox_tui.screens.dashboard import DashboardScreen
@@ -30,7 +30,7 @@ async def test_safe_fix_previews_runs_and_rechecks(app, tmp_path: Path) -> None:
         assert any("creating marker" in line for line in app.board.logs["env.marker"])
         # The Enter that confirmed must not also open a detail screen underneath.
         assert isinstance(app.screen, DashboardScreen)
-        [record] = audit.read(app.ctx.config.audit_path)
+        [record] = audit.endings(audit.read(app.ctx.config.audit_path))
         assert (record.action, record.outcome) == ("env.create-marker", "ok")
 
 
@@ -115,10 +115,7 @@ async def test_several_fixes_ask_which_one(make_context: MakeContext, tmp_path: 
         await pilot.pause()
         assert isinstance(app.screen, PickActionScreen)
         await pilot.press("down", "enter")
-        for _ in range(50):
-            if isinstance(app.screen, ConfirmActionScreen):
-                break
-            await pilot.pause()
+        await wait_for_screen(pilot, ConfirmActionScreen)
         assert isinstance(app.screen, ConfirmActionScreen)
         assert app.screen.action_spec.id == "env.make-b"
         await pilot.press("enter")
@@ -134,23 +131,22 @@ async def test_a_second_fix_waits_for_the_first(make_context: MakeContext, tmp_p
     async def slow(ctx):  # type: ignore[no-untyped-def]
         return failed("not yet", actions=["env.slow-fix"])
 
-    async def preview(ctx):  # type: ignore[no-untyped-def]
-        return "wait for the release"
+    async def make_plan(ctx):  # type: ignore[no-untyped-def]
+        return plan("wait for the release")
 
-    async def run(ctx):  # type: ignore[no-untyped-def]
+    async def run(ctx, planned):  # type: ignore[no-untyped-def]
         await release.wait()
         (tmp_path / "slow-done").write_text("ok")
         return "done"
 
-    registry.add_action(Action("env.slow-fix", "Slow fix", "", False, "environment", preview, run))
+    registry.add_action(
+        Action("env.slow-fix", "Slow fix", "", False, "environment", make_plan, run)
+    )
     app = make_app(make_context(), registry)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("f")
-        for _ in range(50):
-            if isinstance(app.screen, ConfirmActionScreen):
-                break
-            await pilot.pause()
+        await wait_for_screen(pilot, ConfirmActionScreen)
         await pilot.press("enter")
         await pilot.pause()
         await pilot.press("f")  # while the first is still running
@@ -160,5 +156,5 @@ async def test_a_second_fix_waits_for_the_first(make_context: MakeContext, tmp_p
         release.set()
         await settle(app, pilot)
         assert (tmp_path / "slow-done").exists()
-    [record] = audit.read(app.ctx.config.audit_path)
+    [record] = audit.endings(audit.read(app.ctx.config.audit_path))
     assert record.outcome == "ok"  # not cut off

@@ -2,23 +2,31 @@
 
 It renders the app's :class:`~toolbox_tui.board.Board`; the app tells it which check
 changed, and it redraws that check's pane (rows are sorted worst first, so one new
-status can move rows).
+status can move rows). Tab labels shrink to fit a narrow terminal, the active one last.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, TabbedContent, TabPane
 
 from checks.core import PANES, Pane
 from toolbox_tui.board import Board
 from toolbox_tui.widgets.check_table import CheckTable
+from toolbox_tui.widgets.fitting_footer import FittingFooter
 from toolbox_tui.widgets.pane_view import PaneView
-from toolbox_tui.widgets.status import STATUS_STYLES
+from toolbox_tui.widgets.status import status_style, styled
 from toolbox_tui.widgets.summary_bar import SummaryBar
+
+TAB_PADDING = 2  # a Tab's padding, one cell each side of its label
+# The tabs already show the number keys, and "R" is rarely the key a narrow screen needs.
+EXPENDABLE_KEYS = ("show_pane", "rerun_all")
 
 
 class DashboardScreen(Screen[None]):
@@ -38,13 +46,20 @@ class DashboardScreen(Screen[None]):
     }
     """
 
-    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
+    BINDINGS = [
+        Binding("escape", "clear_filter", "Clear filter"),
+        # The app binds "/" too; here it is a priority binding, handled the moment the key
+        # arrives, so letters typed fast behind it are sent to the filter box it focuses
+        # instead of to the table (where "f" would be taken for Fix, or lost).
+        Binding("slash", "filter", "Filter", priority=True),
+    ]
 
     def __init__(self, board: Board, read_only: bool) -> None:
         super().__init__()
         self.board = board
         self.read_only = read_only
         self.filter_text = ""
+        self._tab_labels: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield SummaryBar()
@@ -54,7 +69,7 @@ class DashboardScreen(Screen[None]):
                 with TabPane(_tab_label(pane), id=pane.id):
                     yield PaneView(pane, count)
         yield Input(placeholder="filter: type to narrow the checks, esc clears", id="filter")
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True, expendable=EXPENDABLE_KEYS)
 
     class Ready(Message):
         """The dashboard is drawn: results may start arriving."""
@@ -68,33 +83,48 @@ class DashboardScreen(Screen[None]):
 
     def redraw(self) -> None:
         for pane in PANES:
-            table = self._table(pane.id)
-            if table is not None:
-                table.show_rows(self.board.rows(pane.id, self.filter_text))
-            self._update_tab(pane)
+            self._view(pane.id).show_rows(
+                self.board.rows(pane.id, self.filter_text), self.filter_text
+            )
+        self._update_tabs()
         self.refresh_summary()
 
     def refresh_check(self, check_id: str) -> None:
         spec = self.board.specs.get(check_id)
         if spec is None:
             return
-        table = self._table(spec.pane)
-        if table is not None:
-            # A new status may move the row (worst first), so the pane is redrawn whole.
-            table.show_rows(self.board.rows(spec.pane, self.filter_text))
-        self._update_tab(next(p for p in PANES if p.id == spec.pane))
+        # A new status may move the row (worst first), so the pane is redrawn whole.
+        self._view(spec.pane).show_rows(
+            self.board.rows(spec.pane, self.filter_text), self.filter_text
+        )
+        self._update_tabs()
         self.refresh_summary()
 
     def refresh_summary(self) -> None:
         self.query_one(SummaryBar).show(
-            self.board.counts(), len(self.board.running), len(self.board.specs), self.read_only
+            self.board.counts(),
+            len(self.board.running),
+            len(self.board.specs),
+            self.read_only,
+            self.board.action,
         )
 
-    def _update_tab(self, pane: Pane) -> None:
-        # The tab's colour tells a pane's worst status without opening it.
-        tab = self.query_one(TabbedContent).get_tab(pane.id)
-        status = self.board.pane_status(pane.id)
-        tab.label = _tab_label(pane, STATUS_STYLES[status] if status else "")
+    def _update_tabs(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        titles = fit_tab_titles(PANES, tabs.active or PANES[0].id, self.size.width)
+        colour = not self.app.no_color
+        for pane in PANES:
+            # The tab's look tells a pane's worst status without opening it.
+            status = self.board.pane_status(pane.id)
+            style = status_style(status, colour) if status else ""
+            label = _tab_label(pane, style, titles[pane.id])
+            # Relabelling lays the tabs out again: only when the label changed.
+            if self._tab_labels.get(pane.id) != label:
+                self._tab_labels[pane.id] = label
+                tabs.get_tab(pane.id).label = label
+
+    def on_resize(self, event: Resize) -> None:
+        self._update_tabs()
 
     # -- what the app asks of it -----------------------------------------------------
 
@@ -116,13 +146,28 @@ class DashboardScreen(Screen[None]):
     def open_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.add_class("-active")
-        box.focus()
+        self.set_focus(box)
+        self.refresh_bindings()
+
+    def action_filter(self) -> None:
+        self.open_filter()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
         box.remove_class("-active")
         self.show_pane(self.active_pane)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        box = self.query_one("#filter", Input)
+        # "esc Clear filter" shows in the footer only while there is a filter to clear.
+        if action == "clear_filter":
+            return box.has_class("-active")
+        # In the box, "/" is a character to type (the priority binding would take it).
+        if action == "filter":
+            return self.focused is not box
+        return True
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()
@@ -134,6 +179,7 @@ class DashboardScreen(Screen[None]):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # This arrives after the key that switched panes; if "/" came in between, the filter
         # box has the focus and must keep it, or the typed letters would act as keys.
+        self._update_tabs()  # the active tab's title is the one never shortened
         if isinstance(self.focused, Input):
             return
         table = self._table(self.active_pane)
@@ -144,10 +190,47 @@ class DashboardScreen(Screen[None]):
         event.stop()
         await self.app.run_action("detail")
 
+    def _view(self, pane_id: str) -> PaneView:
+        return self.query_one(f"#view-{pane_id}", PaneView)
+
     def _table(self, pane_id: str) -> CheckTable | None:
-        return self.query_one(f"#view-{pane_id}", PaneView).table
+        return self._view(pane_id).table
 
 
-def _tab_label(pane: Pane, style: str = "") -> str:
-    title = f"[{style}]{pane.title}[/]" if style else pane.title
-    return f"[b]{pane.key}[/b]\u00a0{title}"
+def _tab_label(pane: Pane, style: str = "", title: str | None = None) -> str:
+    title = pane.title if title is None else title
+    if not title:
+        # No room for a title: the key itself carries the pane's look.
+        return styled(pane.key, f"b {style}".strip())
+    return f"[b]{pane.key}[/b]\u00a0{styled(title, style)}"
+
+
+def fit_tab_titles(panes: Sequence[Pane], active: str, width: int) -> dict[str, str]:
+    """Each pane's tab title, cut (with an ellipsis) so the whole row of tabs fits ``width``.
+
+    The active pane keeps its full title; the others share what is left as evenly as they
+    can, down to no title at all (the number key alone) on a very narrow screen.
+    """
+    titles = {pane.id: pane.title for pane in panes}
+    key_cells = sum(len(pane.key) + 1 + TAB_PADDING for pane in panes)
+    if key_cells + sum(map(len, titles.values())) <= width:
+        return titles
+    others = [pane for pane in panes if pane.id != active]
+    budget = width - key_cells - sum(len(p.title) for p in panes if p.id == active)
+    # Water-filling: short titles keep their length, the long ones share the rest equally.
+    widths: dict[str, int] = {}
+    left = sorted(others, key=lambda pane: len(pane.title))
+    while left:
+        share = max(budget, 0) // len(left)
+        pane = left.pop(0)
+        widths[pane.id] = min(len(pane.title), share)
+        budget -= widths[pane.id]
+    for pane in others:
+        titles[pane.id] = _shorten(pane.title, widths[pane.id])
+    return titles
+
+
+def _shorten(title: str, width: int) -> str:
+    if len(title) <= width:
+        return title
+    return title[: width - 1] + "…" if width >= 2 else ""

@@ -7,11 +7,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from checks.core import Action, CheckResult, CheckSpec
 from toolbox_tui.board import Board
-from toolbox_tui.widgets.status import duration_text, status_text
+from toolbox_tui.widgets.fitting_footer import FittingFooter
+from toolbox_tui.widgets.status import (
+    DANGER_LOOK,
+    QUIET_LOOK,
+    duration_text,
+    status_text,
+    styled,
+)
 
 
 class CheckDetailScreen(Screen[None]):
@@ -36,6 +43,9 @@ class CheckDetailScreen(Screen[None]):
         Binding("r", "app.rerun", "Re-run"),
         Binding("?", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
+        # The filter lives on the dashboard: "/" goes back there to it (the app's "/ Filter"
+        # would otherwise show in this footer and do nothing).
+        Binding("slash", "filter", "Filter", show=False),
     ]
 
     def __init__(self, spec: CheckSpec, board: Board, actions: list[Action]) -> None:
@@ -53,7 +63,7 @@ class CheckDetailScreen(Screen[None]):
             yield Static(id="headline")
             yield Static(id="body")
         yield Log(id="log", highlight=False, auto_scroll=True)
-        yield Footer(compact=True)
+        yield FittingFooter(compact=True, expendable=("show_pane", "rerun_all"))
 
     def on_mount(self) -> None:
         # Read the board now, not when the screen was built: results may have landed since.
@@ -66,11 +76,14 @@ class CheckDetailScreen(Screen[None]):
             return  # not composed yet: on_mount will draw from the board
         result = self.board.results.get(self.check_id)
         running = self.check_id in self.board.running
-        headline = status_text(result.status if result else None, running)
+        colour = not self.app.no_color
+        headline = status_text(result.status if result else None, running, colour)
         headline.append(f"  {self.spec.title}", style="bold")
-        headline.append(f"  {self.spec.id}", style="dim")
+        headline.append(f"  {self.spec.id}", style=QUIET_LOOK.style(colour))
         if result is not None:
-            headline.append(f"  {duration_text(result.duration_ms)}", style="dim")
+            headline.append(
+                f"  {duration_text(result.duration_ms)}", style=QUIET_LOOK.style(colour)
+            )
         self.query_one("#headline", Static).update(headline)
         self.query_one("#body", Static).update(self._body_markup(result, running))
 
@@ -79,6 +92,11 @@ class CheckDetailScreen(Screen[None]):
         # Before mount there is no Log yet; on_mount then reads the line from the board.
         if logs:
             logs.first().write_line(line)
+
+    async def action_filter(self) -> None:
+        app = self.app
+        await app.pop_screen()
+        await app.run_action("app.filter")
 
     def _body_markup(self, result: CheckResult | None, running: bool) -> str:
         if result is None:
@@ -90,12 +108,15 @@ class CheckDetailScreen(Screen[None]):
             parts.append("[b]Evidence[/b]")
             parts.extend(f"  {escape(k)}: {escape(v)}" for k, v in result.evidence.items())
         fixes = [a for a in self._actions if a.id in result.actions]
+        colour = not self.app.no_color
         if fixes:
             parts.append("[b]Fix with f[/b]")
+            badge = "  " + styled(" dangerous ", DANGER_LOOK.style(colour))
             for action in fixes:
-                flag = "  [reverse] dangerous [/reverse]" if action.dangerous else ""
+                flag = badge if action.dangerous else ""
                 parts.append(f"  {escape(action.title)} ({action.id}){flag}")
         if self.spec.checklist is not None:
             ref = self.spec.checklist
-            parts.append(f"[dim]Checklist: {escape(ref.section)} > {escape(ref.item)}[/dim]")
+            where = f"Checklist: {escape(ref.section)} > {escape(ref.item)}"
+            parts.append(styled(where, QUIET_LOOK.style(colour)))
         return "\n".join(parts)

@@ -11,6 +11,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from checks.core import Action
+from toolbox_tui.widgets.status import DANGER_LOOK
 
 
 class PickActionScreen(ModalScreen[str | None]):
@@ -26,6 +27,7 @@ class PickActionScreen(ModalScreen[str | None]):
         height: auto;
         border: heavy $primary;
         background: $surface;
+        padding: 0 1;
     }
     PickActionScreen OptionList {
         height: auto;
@@ -42,12 +44,15 @@ class PickActionScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Which fix? (Enter picks, Esc cancels)")
-            yield OptionList(
-                *(
-                    Option(Text(a.title + ("  (dangerous)" if a.dangerous else "")), id=a.id)
-                    for a in self.choices
-                )
-            )
+            yield OptionList(*(Option(self._label(a), id=a.id) for a in self.choices))
+
+    def _label(self, action: Action) -> Text:
+        label = Text(action.title)
+        if action.dangerous:
+            # The same badge the confirmation shows, so the risky one stands out before it.
+            label.append("  ")
+            label.append(" dangerous ", style=DANGER_LOOK.style(not self.app.no_color))
+        return label
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -1,12 +1,15 @@
-"""One pane of the dashboard: its table of checks, or a plain note when it has none yet."""
+"""One pane of the dashboard: its table of checks, or a plain note when it has none yet or
+when the filter leaves none of them."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from checks.core import Pane
+from toolbox_tui.board import Row
 from toolbox_tui.widgets.check_table import CheckTable
 
 
@@ -19,6 +22,16 @@ class PaneView(Vertical):
         padding: 1 2;
         color: $text-muted;
     }
+    PaneView > #no-match {
+        display: none;
+        padding: 1 2;
+    }
+    PaneView.-no-match > #no-match {
+        display: block;
+    }
+    PaneView.-no-match > CheckTable {
+        display: none;
+    }
     """
 
     def __init__(self, pane: Pane, check_count: int) -> None:
@@ -29,6 +42,7 @@ class PaneView(Vertical):
     def compose(self) -> ComposeResult:
         if self.check_count:
             yield CheckTable(id=f"table-{self.pane.id}")
+            yield Static(id="no-match")
         else:
             yield Static(
                 f"No checks in {self.pane.title} yet.\n\n"
@@ -41,3 +55,17 @@ class PaneView(Vertical):
     def table(self) -> CheckTable | None:
         tables = self.query(CheckTable)
         return tables.first() if tables else None
+
+    def show_rows(self, rows: list[Row], needle: str = "") -> None:
+        """Show ``rows``; when the filter ``needle`` left none, say so instead of an empty
+        table, and how to get the rows back."""
+        table = self.table
+        if table is None:
+            return  # no checks here: the note composed above already says so
+        table.show_rows(rows)
+        unmatched = bool(needle) and not rows
+        if unmatched:
+            # Text, not markup: the needle is whatever was typed.
+            note = Text.assemble("No check matches ", (repr(needle), "bold"), "; esc clears.")
+            self.query_one("#no-match", Static).update(note)
+        self.set_class(unmatched, "-no-match")
