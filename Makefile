@@ -40,7 +40,7 @@ check: install  ## lint and types
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install  ## speed and memory figures (printed, never asserted)
+bench: install services  ## speed and memory figures (printed, never asserted)
 	$(BIN)/python -m benchmarks
 
 readme: install  ## regenerate the README's check catalogue from the registry

@@ -1,64 +1,80 @@
-"""Time to first frame: the dashboard against a bare Textual app, in fresh processes.
+"""The dashboard's first frame and its quit, as a person at an 80x24 terminal feels them.
 
-Each sample starts a new interpreter (imports included) that builds the app and runs it
-headless until Textual hands over to the pilot, which it does once the first screen is
-mounted and drawn; we report the median of a few samples and the ratio.
+Each sample is a whole fresh process on a real pty: from starting it to the moment the
+screen shows its first frame (for the dashboard: the tab bar's first pane and the table
+header), then ``q`` at once, and from writing ``q`` to the process's exit. Three programs
+take turns (bare app, same-widget app, dashboard, bare app, ...), so a slow moment of the
+machine falls on all of them; the ratios are of medians, the pair ratios show the spread.
+
+The dashboard runs on a demo deployment (the env file only; the checks that need a
+database or Redis fail fast).
 """
 
 from __future__ import annotations
 
-import statistics
-import subprocess
-import sys
-
-SAMPLES = 5
-
-_BARE = """
-import time; t0 = time.perf_counter()
-from textual.app import App
-from textual.widgets import Static
-class Bare(App):
-    def compose(self):
-        yield Static("hello")
-app = Bare()
-async def first_frame(pilot):
-    print(time.perf_counter() - t0); app.exit()
-app.run(headless=True, size=(80, 24), auto_pilot=first_frame)
-"""
-
-_DASHBOARD = """
-import time; t0 = time.perf_counter()
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from checks import catalog
-from checks.context import CheckContext
-from checks.settings import ToolboxConfig
-from toolbox_tui.app import make_app
+
+from benchmarks import targets
+from benchmarks.figures import Figure, Spread, compared
+from benchmarks.pty_process import NotSeen, PtyProcess
+from benchmarks.screen import Screen
 from toolbox_tui.sandbox.demo import write_demo
-setup = time.perf_counter()
-demo = write_demo(Path(tempfile.mkdtemp()) / "app")
-config = ToolboxConfig(**demo.config_overrides())
-t0 += time.perf_counter() - setup  # writing the demo's files is set-up, not start-up
-app = make_app(CheckContext.create(config), catalog.load())
-async def first_frame(pilot):
-    print(time.perf_counter() - t0); app.exit()
-app.run(headless=True, size=(80, 24), auto_pilot=first_frame)
-"""
+
+ROUNDS = 9
+TIMEOUT = 60.0
 
 
-def _sample(code: str) -> float:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+def start_and_quit(argv: list[str], first_frame: Callable[[Screen], bool]) -> tuple[float, float]:
+    """Seconds to the first frame, and from ``q`` to the process's exit."""
+    with PtyProcess(argv) as process:
+        shown = process.wait_for(first_frame, "the first frame", TIMEOUT)
+        sent = process.send(b"q")
+        gone = process.wait_exit(TIMEOUT)
+        if process.returncode != 0:
+            raise NotSeen(process.not_seen("q did not end it cleanly"))
+        return shown - process.started, gone - sent
 
 
-def main() -> None:
-    bare = statistics.median(_sample(_BARE) for _ in range(SAMPLES))
-    dash = statistics.median(_sample(_DASHBOARD) for _ in range(SAMPLES))
-    print(f"first frame (median of {SAMPLES}, 80x24, headless):")
-    print(
-        f"  bare Textual app {bare * 1000:.0f} ms | dashboard {dash * 1000:.0f} ms "
-        f"| ratio x{dash / bare:.2f}"
-    )
+def main(rounds: int = ROUNDS) -> list[Figure]:
+    programs = {"bare": (targets.bare_app(), targets.shows_bare)}
+    programs["widgets"] = (targets.widgets_app(), targets.shows_dashboard)
+    with tempfile.TemporaryDirectory() as tmp:
+        demo = write_demo(Path(tmp) / "app")
+        programs["dashboard"] = (
+            targets.dashboard(demo.config_overrides()),
+            targets.shows_dashboard,
+        )
+        frames: dict[str, list[float]] = {name: [] for name in programs}
+        quits: dict[str, list[float]] = {name: [] for name in programs}
+        for _ in range(rounds):
+            for name, (argv, first_frame) in programs.items():
+                shown, gone = start_and_quit(argv, first_frame)
+                frames[name].append(shown)
+                quits[name].append(gone)
+    frame = {name: Spread.of(times) for name, times in frames.items()}
+    quit_ = {name: Spread.of(times) for name, times in quits.items()}
+    return [
+        compared(
+            "dashboard first frame (80x24 pty) vs bare Textual app",
+            1.5,
+            ("dashboard", frame["dashboard"]),
+            ("bare app", frame["bare"]),
+        ),
+        compared(
+            "dashboard first frame vs same-widget Textual app",
+            1.1,
+            ("dashboard", frame["dashboard"]),
+            ("same-widget app", frame["widgets"]),
+        ),
+        compared(
+            "quit: q after the first frame to process exit, vs bare app",
+            1.3,
+            ("dashboard", quit_["dashboard"]),
+            ("bare app", quit_["bare"]),
+        ),
+    ]
 
 
 if __name__ == "__main__":
