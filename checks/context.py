@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from checks.redact import Redactor
-from checks.settings import DeploymentEnv, ToolboxConfig
+from checks.settings import DeploymentEnv
+
+if TYPE_CHECKING:
+    # Only for annotations: registering a check must not load pydantic-settings.
+    from checks.config import ToolboxConfig
+    from checks.memo import RunMemo
+
+T = TypeVar("T")
 
 
 def _utc_now() -> datetime:
@@ -28,6 +36,8 @@ class CheckContext:
     clock: Callable[[], datetime] = _utc_now
     _log: Callable[[str], None] = _discard
     _changed: Callable[[str], None] = _discard
+    memo: RunMemo | None = None
+    """Work shared by the checks of one run (the runner gives each run its own)."""
 
     @classmethod
     def create(cls, config: ToolboxConfig, **kwargs: object) -> CheckContext:
@@ -38,6 +48,13 @@ class CheckContext:
     def log(self, line: str) -> None:
         """One line into this check's live log (redacted before anyone sees it)."""
         self._log(line)
+
+    async def shared(self, key: str, compute: Callable[[], Awaitable[T]]) -> T:
+        """``compute()``'s result, done once per run of checks and shared by every check that
+        asks for ``key``; outside a run (an action), done afresh each time."""
+        if self.memo is None:
+            return await compute()
+        return await self.memo.get(key, compute)
 
     def changed(self, what: str) -> None:
         """An action says what it has just changed ("wrote DATA_ENCRYPTION_KEY to .env").

@@ -247,6 +247,15 @@ class CheckFailed(Exception):
         self.hint = hint
 
 
+class CheckSkipped(Exception):
+    """Raised from inside a check that finds it does not apply (what it needs is broken, and
+    another check says so): the runner turns it into a skipped result with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 _ID = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")
 DEFAULT_TIMEOUT = 10.0
 

@@ -14,7 +14,7 @@ import time
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from checks import audit
 from checks.context import CheckContext
@@ -24,12 +24,14 @@ from checks.core import (
     ActionRefused,
     CheckFailed,
     CheckResult,
+    CheckSkipped,
     CheckSpec,
     Outcome,
     Plan,
     Status,
     refused_plan,
 )
+from checks.memo import RunMemo
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ Event = Started | Log | Finished | ActionDone
 
 async def run_checks(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIterator[Event]:
     """Run ``specs`` concurrently, yielding events as they happen (already redacted)."""
+    memo = RunMemo()
+    ctx = replace(ctx, memo=memo)
     queue: asyncio.Queue[Event] = asyncio.Queue()
 
     def emit(event: Event) -> None:
@@ -77,7 +81,11 @@ async def run_checks(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIter
 
     loop = asyncio.get_running_loop()
     results: dict[str, asyncio.Future[Status]] = {s.id: loop.create_future() for s in specs}
-    tasks = [asyncio.create_task(_run_one(spec, ctx, emit, results)) for spec in specs]
+    # Tasks start in the order they are made: the checks that wait for nothing first, so that
+    # slow starts (reading the migration scripts, connecting) are not queued behind the
+    # thirty quick checks that wait for the env file anyway.
+    ready_first = sorted(specs, key=lambda spec: bool(spec.needs))
+    tasks = [asyncio.create_task(_run_one(spec, ctx, emit, results)) for spec in ready_first]
     remaining = len(specs)
     try:
         while remaining:
@@ -89,6 +97,7 @@ async def run_checks(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIter
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        memo.close()
 
 
 async def _run_one(
@@ -152,6 +161,10 @@ async def _timed(spec: CheckSpec, bound: CheckContext, ctx: CheckContext) -> Che
             raise TypeError(f"check returned {type(outcome).__name__}, not an Outcome")
     except CheckFailed as exc:
         outcome = Outcome(Status.FAIL, str(exc), hint=exc.hint)
+    except CheckSkipped as exc:
+        outcome = Outcome(
+            Status.SKIP, f"Skipped: {exc.reason}.", hint="Fix that first; this check runs after."
+        )
     except TimeoutError:
         outcome = Outcome(
             Status.ERROR,

@@ -5,7 +5,9 @@ read tolerantly — a malformed line is remembered by its number and a bad value
 string — because one mistake must fail one check, never stop the others.
 
 ``ToolboxConfig`` is how the tool itself is pointed at a deployment (``TOOLBOX_*`` variables,
-overridden by command-line flags), read with pydantic-settings.
+overridden by command-line flags), read with pydantic-settings. It lives in
+:mod:`checks.config` and is still importable from here, but only loaded when asked for:
+every check imports this module, and registering checks must not cost pydantic.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import TYPE_CHECKING, Any
 
 from checks.envfile import (
     DEFAULT_MAX_ENV_BYTES,
@@ -27,6 +27,18 @@ from checks.envfile import (
     read_env_bytes,
 )
 from checks.urls import URLError, parse_url, password_readings
+
+if TYPE_CHECKING:
+    from checks.config import ToolboxConfig as ToolboxConfig
+
+
+def __getattr__(name: str) -> Any:
+    # ``from checks.settings import ToolboxConfig`` keeps working, and costs pydantic only there.
+    if name == "ToolboxConfig":
+        from checks.config import ToolboxConfig
+
+        return ToolboxConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -214,84 +226,6 @@ def url_password(value: str) -> str | None:
         return parse_url(value.strip()).password or None
     except URLError:
         return None
-
-
-class ToolboxConfig(BaseSettings):
-    """How toolbox-tui is pointed at a deployment. Every field is also a ``TOOLBOX_*`` variable."""
-
-    model_config = SettingsConfigDict(env_prefix="TOOLBOX_", extra="ignore")
-
-    env_file: Path = Field(Path(".env"), description="The app's env file to check and fix.")
-    app_dir: Path = Field(Path("."), description="The app's checkout (alembic.ini, .env.backup).")
-    app_venv: Path | None = Field(
-        None, description="The app's virtualenv; defaults to APP_DIR/venv as in the checklist."
-    )
-    target_url: str | None = Field(None, description="Base URL of the deployed app for health.")
-    read_only: bool = Field(False, description="Disable every action; only look.")
-    check_timeout: float | None = Field(
-        None,
-        gt=0,
-        le=3600,
-        allow_inf_nan=False,
-        description="Seconds (at most an hour); overrides every check's own timeout when set.",
-    )
-    audit_log: Path | None = Field(
-        None, description="Where actions are recorded; defaults to APP_DIR/toolbox-audit.log."
-    )
-    ca_bundle: Path | None = Field(None, description="CA bundle for TLS to private endpoints.")
-    alembic_ini: Path | None = Field(
-        None, description="The app's alembic.ini; defaults to APP_DIR/alembic.ini."
-    )
-    backup_dir: Path | None = Field(
-        None, description="Where database backups go; defaults to APP_DIR/backups."
-    )
-    require_backup: bool = Field(
-        True, description="Refuse to upgrade the database without a backup from this session."
-    )
-    key_rotation_days: int = Field(
-        30,
-        gt=0,
-        le=3650,
-        description="Maximum age of DATA_ENCRYPTION_KEY in days, at most ten years "
-        "(the checklist rotates monthly).",
-    )
-    max_env_bytes: int = Field(
-        DEFAULT_MAX_ENV_BYTES,
-        gt=0,
-        le=1024 * 1024 * 1024,
-        description="Largest env file read, in bytes; a bigger one is refused, not read.",
-    )
-    allow_read_only_env: bool = Field(
-        False,
-        description="Rewrite an env file whose mode says read-only (e.g. 0400); refused otherwise.",
-    )
-    backup_max_age_minutes: int = Field(
-        240,
-        gt=0,
-        le=7 * 24 * 60,
-        description="How old a verified database backup may be for db.upgrade to accept it.",
-    )
-
-    @property
-    def venv_path(self) -> Path:
-        return self.app_venv if self.app_venv is not None else self.app_dir / "venv"
-
-    @property
-    def alembic_ini_path(self) -> Path:
-        return self.alembic_ini if self.alembic_ini is not None else self.app_dir / "alembic.ini"
-
-    @property
-    def backup_path(self) -> Path:
-        return self.backup_dir if self.backup_dir is not None else self.app_dir / "backups"
-
-    @property
-    def audit_path(self) -> Path:
-        return self.audit_log if self.audit_log is not None else self.app_dir / "toolbox-audit.log"
-
-    @property
-    def env_backup_path(self) -> Path:
-        """The checklist's rollback copy: ``cp .env.backup .env``."""
-        return self.env_file.with_name(self.env_file.name + ".backup")
 
 
 def env_file_mode(path: Path) -> int | None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -41,13 +43,14 @@ from toolbox_tui.messages import (
     CheckStarted,
     RunStopped,
 )
-from toolbox_tui.screens.confirm import ConfirmActionScreen
 from toolbox_tui.screens.dashboard import DashboardScreen
-from toolbox_tui.screens.detail import CheckDetailScreen
-from toolbox_tui.screens.help import HelpScreen
-from toolbox_tui.screens.pick_action import PickActionScreen
-from toolbox_tui.screens.quit_while_fixing import QuitChoice, QuitWhileFixingScreen
 from toolbox_tui.widgets.status import duration_text
+
+if TYPE_CHECKING:
+    # The screens pushed over the dashboard are imported when first opened (see
+    # ``_is_open``): the first frame needs only the dashboard.
+    from toolbox_tui.screens.detail import CheckDetailScreen
+    from toolbox_tui.screens.quit_while_fixing import QuitChoice
 
 ACTION_GROUP = "action"
 TICK_SECONDS = 0.5  # how often a running fix's elapsed time is redrawn
@@ -75,15 +78,21 @@ class ToolboxApp(App[None]):
 
     def __init__(
         self,
-        ctx: CheckContext,
+        ctx: CheckContext | Callable[[], CheckContext],
         registry: Registry,
         *,
         runner: CheckRunner = run_checks,
         autorun: bool = True,
         handle_signals: bool = False,
     ) -> None:
+        """``ctx`` may be a function that builds the context: it is then called in a thread
+        once the first frame is on the screen (reading the settings costs ~0.1 s of
+        pydantic), and the checks start when it returns."""
         super().__init__()
-        self.ctx = ctx
+        self._ctx: CheckContext | None = ctx if isinstance(ctx, CheckContext) else None
+        self._load_context = None if isinstance(ctx, CheckContext) else ctx
+        self.load_error: Exception | None = None
+        """Why the deployment could not be loaded (the dashboard then closes at once)."""
         self.registry = registry
         self.board = Board.for_specs(registry.select())
         self._runner = runner
@@ -96,8 +105,18 @@ class ToolboxApp(App[None]):
         with a running fix (it waited for it, or interrupted it)."""
 
     @property
+    def ctx(self) -> CheckContext:
+        if self._ctx is None:
+            raise RuntimeError("the deployment is not loaded yet")
+        return self._ctx
+
+    @ctx.setter
+    def ctx(self, ctx: CheckContext) -> None:
+        self._ctx = ctx
+
+    @property
     def read_only(self) -> bool:
-        return self.ctx.config.read_only
+        return self._ctx is not None and self._ctx.config.read_only
 
     def _fatal_error(self) -> None:
         # Textual's own report prints every local variable, and locals hold env values.
@@ -108,7 +127,10 @@ class ToolboxApp(App[None]):
         from rich.text import Text
 
         self.bell()
-        text = self.ctx.redactor.text(traceback.format_exc())
+        from checks.redact import Redactor
+
+        redactor = self._ctx.redactor if self._ctx is not None else Redactor()
+        text = redactor.text(traceback.format_exc())
         self._exit_renderables.append(
             Text(f"toolbox-tui crashed; please report this:\n{text}", style="red")
         )
@@ -137,6 +159,25 @@ class ToolboxApp(App[None]):
                     loop.remove_signal_handler(signum)
 
     def on_dashboard_screen_ready(self, message: DashboardScreen.Ready) -> None:
+        if self._ctx is None:
+            self._load_then_start()
+        else:
+            self._start()
+
+    @work(group="load", exit_on_error=False)
+    async def _load_then_start(self) -> None:
+        assert self._load_context is not None
+        try:
+            self._ctx = await asyncio.to_thread(self._load_context)
+        except Exception as exc:  # bad settings: the command line says what, after we close
+            self.load_error = exc
+            self.exit(return_code=2)
+            return
+        self.dashboard.read_only = self.read_only
+        self.dashboard.refresh_summary()
+        self._start()
+
+    def _start(self) -> None:
         if self.read_only:
             self.notify("Read-only: actions are disabled.", title="toolbox-tui")
         if self._autorun:
@@ -146,6 +187,8 @@ class ToolboxApp(App[None]):
 
     def run_checks_now(self, specs: Iterable[CheckSpec], group: str = "checks") -> None:
         """Run ``specs`` in a worker; a new run in the same ``group`` replaces the old one."""
+        if self._ctx is None:
+            return  # still loading: the whole run starts once the deployment is read
         specs = list(specs)
         self._generation += 1
         generation = self._generation
@@ -215,7 +258,7 @@ class ToolboxApp(App[None]):
         if not self.screen_stack:
             return None
         screen = self.screen
-        if isinstance(screen, CheckDetailScreen) and screen.check_id == check_id:
+        if _is_detail(screen) and screen.check_id == check_id:
             return screen
         return None
 
@@ -227,8 +270,9 @@ class ToolboxApp(App[None]):
         self.dashboard.show_pane(pane_id)
 
     def selected_check(self) -> str | None:
-        if isinstance(self.screen, CheckDetailScreen):
-            return self.screen.check_id
+        screen = self.screen
+        if _is_detail(screen):
+            return screen.check_id
         return self.dashboard.selected_check
 
     def action_rerun(self) -> None:
@@ -243,8 +287,10 @@ class ToolboxApp(App[None]):
 
     def action_detail(self) -> None:
         check_id = self.selected_check()
-        if check_id is None or isinstance(self.screen, CheckDetailScreen):
+        if check_id is None or _is_detail(self.screen):
             return
+        from toolbox_tui.screens.detail import CheckDetailScreen
+
         spec = self.registry.checks[check_id]
         self.push_screen(CheckDetailScreen(spec, self.board, list(self.registry.actions.values())))
 
@@ -253,9 +299,11 @@ class ToolboxApp(App[None]):
             self.dashboard.open_filter()
 
     def action_help(self) -> None:
-        if isinstance(self.screen, HelpScreen):
+        if _is_open(self.screen, _HELP):
             self.pop_screen()
         else:
+            from toolbox_tui.screens.help import HelpScreen
+
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -285,6 +333,7 @@ class ToolboxApp(App[None]):
         elif len(actions) == 1:
             self.confirm_and_run(actions[0], check_id)
         else:
+            from toolbox_tui.screens.pick_action import PickActionScreen
 
             def chosen(action_id: str | None) -> None:
                 if action_id is not None:
@@ -297,6 +346,9 @@ class ToolboxApp(App[None]):
             self.confirm_and_run(self.registry.actions[action_id], None)
 
     def _refuse_to_act(self) -> bool:
+        if self._ctx is None:
+            self.notify("Still reading the deployment; try again in a moment.")
+            return True
         if self.read_only:
             self.notify("Read-only mode: actions are disabled.", severity="warning")
             return True
@@ -308,6 +360,8 @@ class ToolboxApp(App[None]):
 
     @work(group=ACTION_GROUP, exit_on_error=False)
     async def confirm_and_run(self, action: Action, check_id: str | None) -> None:
+        from toolbox_tui.screens.confirm import ConfirmActionScreen
+
         planned = await build_plan(action, self.ctx)
         preview = shown(planned, self.ctx)
         refusal = self.ctx.redactor.text(planned.refusal) if planned.refusal else None
@@ -379,8 +433,10 @@ class ToolboxApp(App[None]):
         if running is None:
             self.exit()
             return
-        if isinstance(self.screen, QuitWhileFixingScreen):
+        if _is_open(self.screen, _QUIT_WHILE_FIXING):
             return
+        from toolbox_tui.screens.quit_while_fixing import QuitWhileFixingScreen
+
         self.push_screen(QuitWhileFixingScreen(running), self._quit_chosen)
 
     def _quit_chosen(self, choice: QuitChoice | None) -> None:
@@ -414,6 +470,24 @@ class ToolboxApp(App[None]):
                 worker.cancel()
 
 
+# Secondary screens the app asks about, as (module, class): see _is_open.
+_DETAIL = ("toolbox_tui.screens.detail", "CheckDetailScreen")
+_HELP = ("toolbox_tui.screens.help", "HelpScreen")
+_QUIT_WHILE_FIXING = ("toolbox_tui.screens.quit_while_fixing", "QuitWhileFixingScreen")
+
+
+def _is_open(screen: object, where: tuple[str, str]) -> bool:
+    """``isinstance(screen, module.Class)`` without importing the module: a secondary screen's
+    module is imported when the screen is first opened, so until then none of them is open."""
+    module, name = where
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(screen, getattr(loaded, name))
+
+
+def _is_detail(screen: object) -> TypeGuard[CheckDetailScreen]:
+    return _is_open(screen, _DETAIL)
+
+
 def _as_message(event: Event, generation: int) -> CheckStarted | CheckLogged | CheckFinished:
     if isinstance(event, Started):
         return CheckStarted(event.check_id, generation)
@@ -424,6 +498,8 @@ def _as_message(event: Event, generation: int) -> CheckStarted | CheckLogged | C
     raise TypeError(f"a check run does not emit {type(event).__name__}")
 
 
-def make_app(ctx: CheckContext, registry: Registry, **kwargs: object) -> ToolboxApp:
+def make_app(
+    ctx: CheckContext | Callable[[], CheckContext], registry: Registry, **kwargs: object
+) -> ToolboxApp:
     """The one way the CLI and the tests build the app."""
     return ToolboxApp(ctx, registry, **kwargs)  # type: ignore[arg-type]

@@ -125,7 +125,9 @@ _UNDECIDED_RANK = (Status.WARN.rank + Status.MANUAL.rank) / 2
 
 
 def _urgency(row: Row) -> float:
-    if row.running or row.status is None:
+    # A check run again keeps its place until its new result comes: rows do not jump about
+    # while a re-run is under way (and the table need not be laid out again).
+    if row.status is None:
         return _UNDECIDED_RANK
     return row.status.rank
 

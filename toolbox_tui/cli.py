@@ -1,38 +1,43 @@
 """Command line: the dashboard (default), headless ``check``, ``list``, ``fix`` and ``demo``.
 
-Only ``tui`` and ``demo`` import Textual, lazily, so ``toolbox-tui check`` starts fast and
-runs where Textual is not installed. Exit codes are part of the interface (see ``EXITS``).
+Each command imports what it uses, when it runs: only ``tui`` and ``demo`` import Textual, so
+``toolbox-tui check`` starts fast and runs where Textual is not installed; ``check --pane``
+loads only the selected panes' checks; ``--help`` and ``list`` never load pydantic (the
+configuration is read only by the commands that need it). Exit codes are part of the
+interface (see ``EXITS``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import atexit
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
+import toolbox_tui
 from checks import catalog, checklist
-from checks.context import CheckContext
 from checks.core import PANE_IDS, CheckSpec, Registry
-from checks.runner import Finished, run_checks
-from checks.settings import ToolboxConfig
 from toolbox_tui import report_file, reporters
 from toolbox_tui.console import say
-from toolbox_tui.fixing import EXIT_INTERRUPTED, fix_all, warn_about_unfinished
 from toolbox_tui.reporters import (
     EXIT_FAILED,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     EXIT_WARNINGS,
     Report,
 )
 from toolbox_tui.sandbox.scenarios import DEMO_BREAKS, SCENARIOS
+
+if TYPE_CHECKING:
+    from checks.config import ToolboxConfig
+    from checks.context import CheckContext
 
 EXITS = {
     EXIT_OK: "every selected check passed (warnings allowed unless --fail-level warn)",
@@ -130,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_config(args: argparse.Namespace) -> ToolboxConfig:
+    # pydantic-settings is the dearest import of a headless run: only commands that need the
+    # configuration pay for it.
+    from pydantic import ValidationError
+
+    from checks.config import ToolboxConfig
+
     names = ToolboxConfig.model_fields.keys()
     overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
     try:
@@ -147,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command or "tui"
     try:
-        registry = catalog.load()
+        registry = catalog.load(panes_to_load(args))
         if command == "list":
             print(render_list(registry, args.format), end="")
             return EXIT_OK
@@ -155,12 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args, registry)
         if command == "sandbox":
             return cmd_sandbox(args)
-        config = load_config(args)
         if command == "check":
-            return cmd_check(args, config, registry)
+            return cmd_check(args, load_config(args), registry)
         if command == "fix":
-            return cmd_fix(args, config, registry)
-        return cmd_tui(config, registry)
+            return cmd_fix(args, load_config(args), registry)
+        # The dashboard reads its settings once its first frame is drawn.
+        return cmd_tui(lambda: load_config(args), registry)
     except UsageError as exc:
         print(f"toolbox-tui: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -178,6 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def panes_to_load(args: argparse.Namespace) -> tuple[str, ...]:
+    """The panes whose checks a command needs: ``check --pane`` only those (and what they
+    need); every other command, and ``check`` with ``--only`` or no ``--pane``, all of them."""
+    if args.command == "check" and args.pane and not args.only:
+        return tuple(args.pane)
+    return ()
+
+
 def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registry) -> int:
     try:
         specs = registry.select(panes=args.pane, ids=args.only)
@@ -188,8 +207,18 @@ def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registr
         raise UsageError(f"no checks in pane(s) {', '.join(args.pane)} yet; nothing to gate on")
     if args.output is not None:
         _check_output_path(args.output)
+    import asyncio
+
+    from checks.context import CheckContext
+
+    reading = time.perf_counter()
     ctx = CheckContext.create(config)
+    read = time.perf_counter()
     report = asyncio.run(_collect(specs, ctx))
+    report.setup_ms = {
+        "start": (reading - toolbox_tui.IMPORTED_AT) * 1000,
+        "env_file": (read - reading) * 1000,
+    }
     text = reporters.FORMATTERS[args.format](report)
     try:
         report_file.write_report(args.output, text)
@@ -210,6 +239,8 @@ def _check_output_path(path: Path) -> None:
 
 
 async def _collect(specs: Sequence[CheckSpec], ctx: CheckContext) -> Report:
+    from checks.runner import Finished, run_checks
+
     start = time.perf_counter()
     report = Report()
     async for event in run_checks(specs, ctx):
@@ -224,6 +255,11 @@ def cmd_fix(args: argparse.Namespace, config: ToolboxConfig, registry: Registry)
     if unknown:
         known = ", ".join(registry.actions) or "none"
         raise UsageError(f"no action {', '.join(map(repr, unknown))}; known actions: {known}")
+    import asyncio
+
+    from checks.context import CheckContext
+    from toolbox_tui.fixing import fix_all, warn_about_unfinished
+
     actions = [registry.actions[a] for a in args.action_ids]
     if any(a.dangerous for a in actions) and not (args.yes or args.dry_run or config.read_only):
         print("Dangerous actions need --yes; this is what they would do:\n", file=sys.stderr)
@@ -240,21 +276,33 @@ def _require_terminal() -> None:
         )
 
 
-def cmd_tui(config: ToolboxConfig, registry: Registry) -> int:
+def cmd_tui(config: ToolboxConfig | Callable[[], ToolboxConfig], registry: Registry) -> int:
     code, note = _dashboard(config, registry)
     if note:
         say(note, file=sys.stderr)
     return code
 
 
-def _dashboard(config: ToolboxConfig, registry: Registry) -> tuple[int, str | None]:
+def _dashboard(
+    config: ToolboxConfig | Callable[[], ToolboxConfig], registry: Registry
+) -> tuple[int, str | None]:
     """Run the dashboard; its exit code, and what it has to say when quitting had to do with
-    a running fix (printed last, where a person looks)."""
+    a running fix (printed last, where a person looks).
+
+    ``config`` may be a function that reads the settings: the dashboard then calls it after
+    its first frame (pydantic costs ~0.1 s), and bad settings end it with exit 2.
+    """
     _require_terminal()
+    from checks.context import CheckContext
     from toolbox_tui.app import make_app
 
-    app = make_app(CheckContext.create(config), registry, handle_signals=True)
+    def context() -> CheckContext:
+        return CheckContext.create(config() if callable(config) else config)
+
+    app = make_app(context, registry, handle_signals=True)
     app.run()
+    if app.load_error is not None:
+        raise app.load_error  # bad settings: exit 2 with the message, as for any command
     return (EXIT_INTERNAL if app.return_code else EXIT_OK), app.exit_note
 
 
@@ -382,5 +430,25 @@ def _list_markdown(registry: Registry) -> str:
     return "\n".join(out) + "\n"
 
 
+def run() -> None:
+    """The ``toolbox-tui`` command: :func:`main`, then a quick exit.
+
+    Everything is written and closed by the time main() returns; what is left is the
+    interpreter freeing every module (SQLAlchemy and alembic are large), ~0.15 s that a CI
+    gate would wait for. atexit handlers still run; only that teardown is skipped.
+    """
+    code = main()
+    atexit._run_exitfuncs()
+    watchdog = sys.modules.get("toolbox_tui.sandbox.watchdog")
+    if watchdog is not None:
+        # os._exit ends us at once; the sandbox's watchdog would still be reading its pipe's
+        # end for a moment after. Closing it here means nothing of ours outlives the command.
+        watchdog.close_shared()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

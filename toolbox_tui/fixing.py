@@ -18,9 +18,8 @@ from checks import audit
 from checks.context import CheckContext
 from checks.core import Action
 from checks.runner import ActionDone, Log, run_action
-from toolbox_tui.reporters import EXIT_FAILED, EXIT_OK
+from toolbox_tui.reporters import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
-EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 INTERRUPTING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 

@@ -23,6 +23,7 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_FAILED = 3
 EXIT_WARNINGS = 4
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 STATUS_LABELS: dict[Status, str] = {
     Status.PASS: "PASS",
@@ -41,6 +42,9 @@ class Report:
     results: list[CheckResult] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     duration_ms: float = 0.0
+    setup_ms: dict[str, float] = field(default_factory=dict)
+    """What it cost before the first check started: ``start`` (loading the tool, its checks
+    and its settings) and ``env_file`` (reading the env file and learning its secrets)."""
 
     def ordered(self) -> list[CheckResult]:
         pane_rank = {pane: i for i, pane in enumerate(PANE_IDS)}
@@ -78,8 +82,20 @@ def to_text(report: Report) -> str:
     lines.append("")
     lines.append(
         f"{len(report.results)} checks in {report.duration_ms / 1000:.1f} s: {counts or 'none'}"
+        + _setup_note(report)
     )
     return "\n".join(lines) + "\n"
+
+
+_SETUP_WORDS = {"start": "starting", "env_file": "reading the env file"}
+
+
+def _setup_note(report: Report) -> str:
+    """`` (before them: 0.2 s starting, 0.01 s reading the env file)``, or ""."""
+    parts = [
+        f"{ms / 1000:.2f} s {_SETUP_WORDS.get(name, name)}" for name, ms in report.setup_ms.items()
+    ]
+    return f" (before them: {', '.join(parts)})" if parts else ""
 
 
 def to_json(report: Report) -> str:
@@ -87,6 +103,7 @@ def to_json(report: Report) -> str:
         "version": REPORT_VERSION,
         "started_at": report.started_at.isoformat(timespec="seconds"),
         "duration_ms": round(report.duration_ms),
+        "setup_ms": {name: round(ms) for name, ms in report.setup_ms.items()},
         "summary": report.summary(),
         "results": [
             {

@@ -5,9 +5,7 @@ Provides checks ``env.smtp``, ``env.sendgrid-key`` and ``env.from-email``.
 
 from __future__ import annotations
 
-import email.errors
 import re
-from email.headerregistry import Address
 
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
@@ -111,6 +109,10 @@ async def from_email(ctx: CheckContext) -> Outcome:
 
 def address_problem(value: str) -> str | None:
     """Why ``value`` is not a bare ``user@domain.tld`` address, or None."""
+    # The email package costs ~5 ms: paid by the check that reads an address, not at import.
+    import email.errors
+    from email.headerregistry import Address
+
     try:
         address = Address(addr_spec=value)
     except (ValueError, IndexError, email.errors.MessageError):

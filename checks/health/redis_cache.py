@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import contextlib
 
-import redis.asyncio as redis_asyncio
-from redis import exceptions as redis_errors
-
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check, failed, passed, warned
@@ -52,6 +49,10 @@ async def redis_reachable(ctx: CheckContext) -> Outcome:
             "percent-encoded.",
             "In the password write / as %2F, ? as %3F, # as %23 and @ as %40.",
         )
+    # redis-py costs 60-80 ms to import: only a run of this check pays for it.
+    import redis.asyncio as redis_asyncio
+    from redis import exceptions as redis_errors
+
     try:
         client = redis_asyncio.from_url(
             url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT

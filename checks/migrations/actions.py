@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checks.context import CheckContext
 from checks.core import ActionFailed, ActionRefused, Plan, action, plan, refused_plan
@@ -38,6 +39,9 @@ from checks.migrations.rehearsal import rehearse
 from checks.migrations.state import PANE, current_revisions
 from checks.postgres import DatabaseTarget, DatabaseUnavailable, connection, target
 from checks.subprocesses import run
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 def _tool(program: str) -> str:
@@ -69,9 +73,13 @@ def revisions_text(revisions: Iterable[str]) -> str:
 
 
 async def database_state(ctx: CheckContext) -> DatabaseState:
-    t = target(ctx)
     async with connection(ctx) as conn:
-        return DatabaseState(t, await identify(conn, t), frozenset(await current_revisions(conn)))
+        return await state_on(conn, target(ctx))
+
+
+async def state_on(conn: asyncpg.Connection, t: DatabaseTarget) -> DatabaseState:
+    """Which database ``conn`` is on (``t``), and where its migrations stand."""
+    return DatabaseState(t, await identify(conn, t), frozenset(await current_revisions(conn)))
 
 
 async def require_unchanged(ctx: CheckContext, planned: DatabaseState) -> DatabaseState:
@@ -223,7 +231,7 @@ def _backup_line(found: UsableBackup) -> str:
 
 async def _plan_upgrade(ctx: CheckContext) -> Plan:
     state = await database_state(ctx)
-    found = await scripts.load(ctx.config.alembic_ini_path)
+    found = await scripts.load(ctx)
     if unknown := found.unknown(set(state.revisions)):
         return refused_plan(
             f"Refused: the database is at {revisions_text(unknown)}, which these scripts do "
@@ -282,7 +290,7 @@ async def upgrade(ctx: CheckContext, planned: Plan) -> str:
     backup_dump: Path | None = planned.payload["backup"]
     async with database_lock(state.target, "db.upgrade"):
         await require_unchanged(ctx, state)
-        found = await scripts.load(ctx.config.alembic_ini_path)
+        found = await scripts.load(ctx)
         if tuple(found.heads) != heads:
             raise ActionRefused(
                 "Refused: the migration scripts changed since the preview "
@@ -339,7 +347,7 @@ async def _where_it_stopped(ctx: CheckContext, before: DatabaseState, heads: Ite
 
 async def _plan_rehearsal(ctx: CheckContext) -> Plan:
     state = await database_state(ctx)
-    found = await scripts.load(ctx.config.alembic_ini_path)
+    found = await scripts.load(ctx)
     scratch = f"toolbox_rehearsal_{secrets.token_hex(4)}"
     return plan(
         f"1. create the scratch database {scratch} beside {state.where}",

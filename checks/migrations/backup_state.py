@@ -7,23 +7,23 @@ from datetime import timedelta
 from checks.checklist import ROLLBACK
 from checks.context import CheckContext
 from checks.core import Outcome, check, passed, warned
-from checks.migrations import scripts
-from checks.migrations.actions import database_state
+from checks.migrations.actions import state_on
 from checks.migrations.backups import find_usable_backup
-from checks.migrations.state import PANE
+from checks.migrations.state import PANE, scripts_and
+from checks.postgres import target
 
 
 @check(
     id="db.backup-verified",
     pane=PANE,
     title="Verified backup before upgrade",
-    needs=["db.reachable", "db.single-head"],
+    needs=["db.reachable"],
     checklist=(ROLLBACK, "Database rollback"),
     partial="`alembic downgrade -1` itself",
 )
 async def backup_verified(ctx: CheckContext) -> Outcome:
-    state = await database_state(ctx)
-    found = await scripts.load(ctx.config.alembic_ini_path)
+    t = target(ctx)
+    found, state = await scripts_and(ctx, lambda conn: state_on(conn, t))
     minutes = ctx.config.backup_max_age_minutes
     usable = find_usable_backup(
         ctx.config.backup_path,

@@ -16,8 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-
-import asyncpg
+from typing import TYPE_CHECKING
 
 from checks.core import ActionFailed
 from checks.envfile import atomic_write
@@ -28,6 +27,9 @@ MANIFEST_SUFFIX = ".manifest.json"
 DUMP_SUFFIX = ".dump"
 # Hosts' clocks disagree by a little: a manifest a few minutes "ahead" is still recent.
 CLOCK_SKEW = timedelta(minutes=5)
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator
-
-import asyncpg
+from typing import TYPE_CHECKING
 
 from checks.core import ActionRefused
 from checks.postgres import DatabaseTarget, open_connection
@@ -24,6 +23,9 @@ from checks.postgres import DatabaseTarget, open_connection
 LOCK_KEY = 0x746F6F6C  # "tool": one key for every toolbox-tui database action
 WAIT_SECONDS = 5.0
 _POLL_SECONDS = 0.1
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 def holder_name(action_id: str) -> str:

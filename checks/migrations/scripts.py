@@ -17,6 +17,8 @@ from checks.core import CheckFailed
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
 
+    from checks.context import CheckContext
+
 
 class ScriptsUnavailable(CheckFailed):
     """The alembic.ini or its script directory cannot be read; the message says why."""
@@ -107,8 +109,10 @@ def load_blocking(ini: Path) -> Scripts:
     return Scripts(ini, heads, revisions, directory)
 
 
-async def load(ini: Path) -> Scripts:
-    return await asyncio.to_thread(load_blocking, ini)
+async def load(ctx: CheckContext) -> Scripts:
+    """The app's scripts (``TOOLBOX_ALEMBIC_INI``), read once per run of checks and shared."""
+    ini = ctx.config.alembic_ini_path
+    return await ctx.shared(f"alembic-scripts:{ini}", lambda: asyncio.to_thread(load_blocking, ini))
 
 
 def downgrade_is_empty(path: Path) -> bool:

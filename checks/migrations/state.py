@@ -3,13 +3,14 @@ pending migrations reviewed (one head, reversible, no risky DDL)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-
-import asyncpg
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from checks.checklist import MIGRATIONS, VERIFY
 from checks.context import CheckContext
-from checks.core import Outcome, check, failed, passed, warned
+from checks.core import CheckSkipped, Outcome, check, failed, passed, warned
 from checks.migrations import alembic_cli, lint, scripts
 from checks.postgres import connection, redacted_location, target
 
@@ -17,6 +18,9 @@ PANE = "migrations"
 FIX_UPGRADE = ("db.backup", "db.rehearse", "db.upgrade")
 # The checklist asks a person to review the generated migration; the checks help, not replace.
 READ_BY_A_PERSON = "a person's reading of the generated migration"
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 async def current_revisions(conn: asyncpg.Connection) -> set[str]:
@@ -34,6 +38,35 @@ async def existing_tables(conn: asyncpg.Connection) -> set[str]:
         "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
     )
     return {row["table_name"] for row in rows}
+
+
+T = TypeVar("T")
+
+
+async def scripts_and(
+    ctx: CheckContext, query: Callable[[asyncpg.Connection], Awaitable[T]]
+) -> tuple[scripts.Scripts, T]:
+    """The app's scripts (read once per run, shared) and ``query`` on the database, side by
+    side: a check needs not wait for db.single-head, and the run's critical path is the
+    reading of the scripts, not that plus every query after it.
+
+    The check is skipped (db.single-head fails, saying why) when the scripts cannot be read
+    or have several heads.
+    """
+
+    async def database() -> T:
+        async with connection(ctx) as conn:
+            return await query(conn)
+
+    try:
+        found, facts = await asyncio.gather(scripts.load(ctx), database())
+    except scripts.ScriptsUnavailable:
+        raise CheckSkipped(
+            "the migration scripts cannot be read (db.single-head says why)"
+        ) from None
+    if len(found.heads) > 1:
+        raise CheckSkipped("the scripts have several heads (db.single-head)")
+    return found, facts
 
 
 @check(
@@ -70,7 +103,7 @@ async def database_reachable(ctx: CheckContext) -> Outcome:
     partial=READ_BY_A_PERSON,
 )
 async def single_head(ctx: CheckContext) -> Outcome:
-    found = await scripts.load(ctx.config.alembic_ini_path)
+    found = await scripts.load(ctx)
     if len(found.heads) > 1:
         return failed(
             f"The scripts have {len(found.heads)} heads: {', '.join(sorted(found.heads))}.",
@@ -87,13 +120,11 @@ async def single_head(ctx: CheckContext) -> Outcome:
     id="db.revision-state",
     pane=PANE,
     title="Database at the scripts' head",
-    needs=["db.reachable", "db.single-head"],
+    needs=["db.reachable"],
     checklist=(MIGRATIONS, "alembic upgrade head"),
 )
 async def revision_state(ctx: CheckContext) -> Outcome:
-    found = await scripts.load(ctx.config.alembic_ini_path)
-    async with connection(ctx) as conn:
-        current = await current_revisions(conn)
+    found, current = await scripts_and(ctx, current_revisions)
     unknown = found.unknown(current)
     if unknown:
         return failed(
@@ -125,14 +156,13 @@ async def revision_state(ctx: CheckContext) -> Outcome:
     id="db.reversible",
     pane=PANE,
     title="Pending migrations reversible",
-    needs=["db.reachable", "db.single-head"],
+    needs=["db.reachable"],
     checklist=(MIGRATIONS, "Review the generated migration"),
     partial=READ_BY_A_PERSON,
 )
 async def reversible(ctx: CheckContext) -> Outcome:
-    found = await scripts.load(ctx.config.alembic_ini_path)
-    async with connection(ctx) as conn:
-        pending = found.pending(await current_revisions(conn))
+    found, current = await scripts_and(ctx, current_revisions)
+    pending = found.pending(current)
     if not pending:
         return passed("No pending migrations to review.")
     irreversible = [r for r in pending if scripts.downgrade_is_empty(r.path)]
@@ -149,15 +179,23 @@ async def reversible(ctx: CheckContext) -> Outcome:
     pane=PANE,
     title="Pending DDL is safe to run live",
     timeout=30,
-    needs=["db.reachable", "db.single-head"],
+    needs=["db.reachable"],
     checklist=(MIGRATIONS, "Review the generated migration"),
     partial=READ_BY_A_PERSON,
 )
 async def migration_lint(ctx: CheckContext) -> Outcome:
     t = target(ctx)
-    async with connection(ctx) as conn:
-        current = await current_revisions(conn)
-        tables = await existing_tables(conn)
+
+    async def database_facts(conn: asyncpg.Connection) -> tuple[set[str], set[str]]:
+        return await current_revisions(conn), await existing_tables(conn)
+
+    found, (current, tables) = await scripts_and(ctx, database_facts)
+    if found.unknown(current):
+        raise CheckSkipped("the database is at a revision these scripts do not know")
+    pending = found.pending(current)
+    if not pending:
+        # Nothing to render: no alembic process, which costs a second of CPU.
+        return passed("Nothing is pending: there is no DDL to review.")
     try:
         span = alembic_cli.upgrade_range(current)
     except ValueError:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from checks.core import Status, registry
-from checks.runner import ActionDone, Log, run_action
+from checks.runner import ActionDone, Finished, Log, run_action, run_checks
 from checks.urls import parse_url
 from tests.checks.db_helpers import (
     ALEMBIC_INI,
@@ -207,3 +207,35 @@ async def test_a_raw_slash_password_reaches_the_database_and_never_shows(
     seen.append(ctx.config.audit_path.read_text(encoding="utf-8"))
     for text in seen:
         assert "Zq8" not in text and "pL9" not in text
+
+
+async def test_the_scripts_are_read_once_per_run_and_lint_spawns_nothing_with_nothing_pending(
+    make_context: MakeContext, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checks.migrations import alembic_cli, scripts
+
+    await migrate(ALEMBIC_INI, database, "upgrade", "head")
+    reads = []
+    real_load = scripts.load_blocking
+
+    def counted(ini):  # type: ignore[no-untyped-def]
+        reads.append(ini)
+        return real_load(ini)
+
+    async def no_subprocess(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("nothing is pending: alembic must not be run")
+
+    monkeypatch.setattr(scripts, "load_blocking", counted)
+    monkeypatch.setattr(alembic_cli, "alembic", no_subprocess)
+    ctx = db_context(make_context, database)
+    results = {}
+    async for event in run_checks(registry.select(panes=["migrations"]), ctx):
+        if isinstance(event, Finished):
+            results[event.result.id] = event.result
+    assert results["db.migration-lint"].status is Status.PASS
+    assert "Nothing is pending" in results["db.migration-lint"].message
+    assert len(reads) == 1, "five checks, one reading of the scripts"
+    # A new run reads them afresh: a script added in between is seen.
+    async for _ in run_checks(registry.select(ids=["db.single-head"]), ctx):
+        pass
+    assert len(reads) == 2

@@ -44,6 +44,9 @@ def test_check_json_reports_the_demo_mistakes(
     assert statuses["env.key-rotation"] == "warn"
     assert statuses["env.file"] == "pass"
     assert doc["summary"]["fail"] >= 2
+    # What it cost before the first check started, so a slow start is visible in CI logs.
+    assert set(doc["setup_ms"]) == {"start", "env_file"}
+    assert all(ms >= 0 for ms in doc["setup_ms"].values())
 
 
 def test_only_and_fail_level(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,19 @@
-"""The engine runs without Textual, and the headless CLI never imports it."""
+"""The engine runs without Textual, the headless CLI never imports it, and every command
+imports only what it uses, when it uses it."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from toolbox_tui.sandbox.demo import write_demo
 
 
 def run_python(code: str) -> str:
@@ -66,3 +75,119 @@ def test_headless_check_runs_with_textual_unimportable(tmp_path) -> None:  # typ
         """
     )
     assert out.strip() == "3 True False"
+
+
+# -- what each command imports, and when ----------------------------------------------------
+
+SDKS = ("redis", "asyncpg", "sqlalchemy", "alembic", "httpx", "cryptography", "jwt")
+UI = ("textual", "rich")
+CONFIG = ("pydantic", "pydantic_settings", "pydantic_core")
+SECONDARY_SCREENS = tuple(
+    f"toolbox_tui.screens.{name}"
+    for name in ("detail", "help", "confirm", "pick_action", "quit_while_fixing")
+)
+
+
+def modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """Every module ``code`` left imported, in a fresh interpreter (the last line it prints)."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code) + "\nprint(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def families(modules: set[str], roots: Iterable[str]) -> set[str]:
+    """The ``roots`` (top-level packages) that ``modules`` hold some module of."""
+    return {m.split(".")[0] for m in modules} & set(roots)
+
+
+def run_cli(*argv: str) -> str:
+    """Python that runs the command line as the console script does, its output swallowed."""
+    return f"""
+        import contextlib, io, json, sys
+        from toolbox_tui import cli
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            try:
+                code = cli.main({list(argv)!r})
+            except SystemExit as exc:  # --help
+                code = exc.code
+        print(code)
+    """
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without the developer's own TOOLBOX_* settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TOOLBOX_")}
+
+
+def test_registering_every_check_imports_no_sdk_no_ui_and_no_pydantic() -> None:
+    # Registration is what `list`, the README and the dashboard's first frame pay for.
+    loaded = modules_after("import json, sys\nfrom checks import catalog\ncatalog.load()")
+    assert families(loaded, (*SDKS, *UI, *CONFIG, "packaging")) == set()
+
+
+def test_check_of_the_environment_pane_imports_only_what_its_checks_use(tmp_path: Path) -> None:
+    demo = write_demo(tmp_path / "app")
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in demo.config_overrides().items()]
+    loaded = modules_after(run_cli("check", "--pane", "environment", *flags), clean_env())
+    # Not even cryptography or PyJWT: the pane reads Fernet keys and JWT claims itself.
+    assert families(loaded, (*SDKS, *UI)) == set()
+    assert not {m for m in loaded if m.startswith(("checks.migrations", "checks.health"))}
+    # The argument parser's table of demo scenarios is all of the sandbox a check may load.
+    assert {m for m in loaded if m.startswith("toolbox_tui.sandbox")} <= {
+        "toolbox_tui.sandbox",
+        "toolbox_tui.sandbox.scenarios",
+    }
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("list",), ("check", "--help")])
+def test_help_and_list_read_no_configuration(argv: tuple[str, ...]) -> None:
+    loaded = modules_after(run_cli(*argv), clean_env())
+    assert families(loaded, (*CONFIG, *SDKS, *UI)) == set()
+    assert "checks.config" not in loaded
+
+
+def test_the_app_imports_no_secondary_screen_until_one_opens() -> None:
+    loaded = modules_after("import json, sys\nimport toolbox_tui.app")
+    assert set(SECONDARY_SCREENS) & loaded == set()
+    assert "toolbox_tui.screens.dashboard" in loaded
+
+
+def test_a_secondary_screen_is_imported_when_first_opened(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("APP_ENV=production\n")
+    out = run_python(
+        f"""
+        import asyncio, json, sys
+        from pathlib import Path
+        from checks.config import ToolboxConfig
+        from checks.context import CheckContext
+        from checks.core import Registry
+        from toolbox_tui.app import make_app
+
+        def screens():
+            return sorted(m for m in sys.modules if m.startswith('toolbox_tui.screens.'))
+
+        async def main():
+            config = ToolboxConfig(env_file=Path({str(env)!r}), app_dir=Path({str(tmp_path)!r}))
+            app = make_app(CheckContext.create(config), Registry(), autorun=False)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.pause()
+                drawn = screens()
+                await pilot.press('question_mark')
+                opened = type(app.screen).__name__
+                await pilot.press('question_mark')  # the same key closes it
+                closed = type(app.screen).__name__
+            print(json.dumps([drawn, opened, closed, screens()]))
+
+        asyncio.run(main())
+        """
+    )
+    drawn, opened, closed, after = json.loads(out.strip().splitlines()[-1])
+    assert drawn == ["toolbox_tui.screens.dashboard"]
+    assert (opened, closed) == ("HelpScreen", "DashboardScreen")
+    assert after == ["toolbox_tui.screens.dashboard", "toolbox_tui.screens.help"]

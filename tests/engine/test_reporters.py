@@ -37,7 +37,7 @@ def report(*statuses: Status) -> Report:
 
 def test_json_has_the_documented_shape() -> None:
     doc = json.loads(reporters.to_json(report(Status.PASS, Status.FAIL)))
-    assert set(doc) == {"version", "started_at", "duration_ms", "summary", "results"}
+    assert set(doc) == {"version", "started_at", "duration_ms", "setup_ms", "summary", "results"}
     assert doc["summary"]["fail"] == 1 and doc["summary"]["pass"] == 1
     assert set(doc["results"][0]) == {
         "id",
@@ -72,6 +72,14 @@ def test_text_groups_by_pane_and_names_the_fix() -> None:
     text = reporters.to_text(report(Status.FAIL))
     assert text.startswith("Environment\n")
     assert "FAIL   env.c0" in text and "toolbox-tui fix env.fix-it" in text
+
+
+def test_setup_cost_is_reported_in_text_and_json() -> None:
+    timed = report(Status.PASS)
+    timed.setup_ms = {"start": 204.4, "env_file": 12.6}
+    assert "(before them: 0.20 s starting, 0.01 s reading the env file)" in reporters.to_text(timed)
+    assert json.loads(reporters.to_json(timed))["setup_ms"] == {"start": 204, "env_file": 13}
+    assert "before them" not in reporters.to_text(report(Status.PASS))
 
 
 def test_markdown_escapes_pipes() -> None:

@@ -244,3 +244,33 @@ async def test_each_check_is_timed_by_its_own_work_not_its_neighbours(
     took = {e.result.id: e.result.duration_ms for e in events if isinstance(e, Finished)}
     # The quick one waited for the busy one to let go of the loop; that wait is not its time.
     assert took["a.quick"] < took["a.busy"] / 10, took
+
+
+async def test_shared_work_runs_once_and_survives_a_check_that_gives_up(
+    make_context: MakeContext,
+) -> None:
+    registry = Registry()
+    started = 0
+
+    async def expensive() -> str:
+        nonlocal started
+        started += 1
+        release = asyncio.Event()
+        # Finishes well after the impatient check's timeout: timers fire in deadline order.
+        asyncio.get_running_loop().call_later(0.5, release.set)
+        await release.wait()
+        return "scripts"
+
+    @registry.check(id="a.impatient", pane="health", title="Impatient", timeout=0.05)
+    async def impatient(ctx):  # type: ignore[no-untyped-def]
+        return passed(await ctx.shared("work", expensive))
+
+    @registry.check(id="a.patient", pane="health", title="Patient", timeout=30)
+    async def patient(ctx):  # type: ignore[no-untyped-def]
+        return passed(await ctx.shared("work", expensive))
+
+    events = await collect(registry, make_context())
+    results = {e.result.id: e.result for e in events if isinstance(e, Finished)}
+    assert results["a.impatient"].status is Status.ERROR  # timed out...
+    assert results["a.patient"].message == "scripts"  # ...without cancelling the work
+    assert started == 1

@@ -140,3 +140,16 @@ async def test_rows_are_worst_first(app) -> None:  # type: ignore[no-untyped-def
         table = app.screen.query_one("#table-environment", DataTable)
         keys = [row.key.value for row in table.ordered_rows]
         assert keys == ["env.marker", "env.risky", "env.good"]
+
+
+async def test_a_result_that_keeps_the_order_updates_its_row_in_place(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#table-environment", DataTable)
+        rebuilt = []
+        real_clear = table.clear
+        table.clear = lambda *args, **kwargs: rebuilt.append(1) or real_clear(*args, **kwargs)
+        await pilot.press("R")  # every check again: same statuses, same order
+        await settle(app, pilot)
+        assert rebuilt == [], "the table was laid out again for results that moved nothing"
+        assert table.row_count == 3

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import jwt
-
 from checks.envfile import atomic_write
 from toolbox_tui.sandbox.errors import NotADemoDirectory
 
@@ -86,6 +84,8 @@ def _supabase_key(role: str, signing_secret: str, now: datetime) -> str:
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(days=3650)).timestamp()),
     }
+    import jwt  # only the demo signs keys; the checks never load PyJWT
+
     return jwt.encode(claims, signing_secret, algorithm="HS256")
 
 

@@ -157,6 +157,15 @@ def shared() -> Watchdog:
         return _shared
 
 
+def close_shared() -> None:
+    """Close this process's watchdog, if one started, and wait for it to end: for a command
+    whose servers are stopped, so that nothing of it outlives the command."""
+    with _shared_lock:
+        watchdog = _shared
+    if watchdog is not None:
+        watchdog.close()
+
+
 def start_time(pid: int) -> int | None:
     """When process ``pid`` started (clock ticks since boot); None if it is not there or there
     is no /proc. A pid is reused; a pid with its start time is not."""

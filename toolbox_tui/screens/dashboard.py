@@ -77,7 +77,9 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.redraw()
         self.show_pane(PANES[0].id)
-        self.post_message(self.Ready())
+        # After the first frame is on the screen: starting the checks (and the imports they
+        # bring) must not delay it.
+        self.call_after_refresh(self.post_message, self.Ready())
 
     # -- rendering -------------------------------------------------------------------
 

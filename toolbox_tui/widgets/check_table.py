@@ -14,6 +14,7 @@ STATUS_WIDTH = 6
 TIME_WIDTH = 5
 CELL_PADDING = 2  # one space each side of every cell
 SCROLLBAR = 2
+COLUMNS = ("status", "check", "time", "message")
 
 
 class CheckTable(DataTable[object]):
@@ -35,8 +36,10 @@ class CheckTable(DataTable[object]):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
         self._rows: list[Row] = []
+        self._drawn_widths: tuple[int, int] | None = None
 
     def on_resize(self, event: Resize) -> None:
+        self._drawn_widths = None  # the columns must be laid out again
         self.show_rows(self._rows)
 
     def _widths(self) -> tuple[int, int]:
@@ -46,15 +49,25 @@ class CheckTable(DataTable[object]):
         return title, max(free - title, 10)
 
     def show_rows(self, rows: list[Row]) -> None:
-        """Redraw from ``rows``.
+        """Show ``rows``: the rows that changed are updated in place; the table is laid out
+        again only when the order of the rows or the width changed.
 
         A cursor on the top row stays on top (the worst check, as rows re-sort while results
         arrive); a cursor the person moved down stays on the check it was on.
         """
+        widths = self._widths()
+        if widths == self._drawn_widths and [r.id for r in rows] == [r.id for r in self._rows]:
+            for old, new in zip(self._rows, rows, strict=True):
+                if old != new:
+                    for column, cell in zip(COLUMNS, self._cells(new), strict=True):
+                        self.update_cell(new.id, column, cell)
+            self._rows = rows
+            return
+        self._drawn_widths = widths
         selected = self.selected_id if self.cursor_row > 0 else None
         self._rows = rows
         self.clear(columns=True)
-        title_width, message_width = self._widths()
+        title_width, message_width = widths
         self.add_column("Status", key="status", width=STATUS_WIDTH)
         self.add_column("Check", key="check", width=title_width)
         self.add_column("Time", key="time", width=TIME_WIDTH)
