@@ -18,10 +18,12 @@ PANE_MODULES: Mapping[str, tuple[str, ...]] = {
     "migrations": ("checks.migrations",),
     # The database's vital signs need db.reachable, which the migrations pane registers.
     "health": ("checks.migrations", "checks.health"),
+    # Its checks need env.vault and env.fernet-key, which the environment pane registers.
+    "integrations": ("checks.environment", "checks.integrations"),
     "rollback": ("checks.rollback",),
 }
 """The packages that register each pane's checks, and the checks they ``need``. A pane that is
-not here (integrations, security) has no checks yet."""
+not here (security) has no checks yet."""
 
 BUILTIN_MODULES: tuple[str, ...] = tuple(
     dict.fromkeys(module for pane in PANE_IDS for module in PANE_MODULES.get(pane, ()))

@@ -72,6 +72,43 @@ class ToolboxConfig(BaseSettings):
         description="How old a verified database backup may be for db.upgrade to accept it.",
     )
 
+    sendgrid_api_url: str = Field(
+        "https://api.sendgrid.com",
+        min_length=1,
+        description="SendGrid's v3 API base URL; https, or http only to a loopback address.",
+    )
+    test_email_to: str | None = Field(
+        None, description="Recipient of the 'Send a test email' fix (email.send-test)."
+    )
+    vault_kv_mount: str = Field(
+        "secret", min_length=1, description="The kv v2 mount that holds the app's Vault secrets."
+    )
+    vault_app_secret: str = Field(
+        "toolboxai/app", min_length=1, description="The app's own secret in that mount."
+    )
+    vault_encryption_secret: str = Field(
+        "toolboxai/encryption",
+        min_length=1,
+        description="The secret holding the backup copy of DATA_ENCRYPTION_KEY.",
+    )
+    vault_database_secret: str = Field(
+        "toolboxai/database",
+        min_length=1,
+        description="The secret holding the database credentials that rotation renews.",
+    )
+    db_credentials_max_age_days: int = Field(
+        30,
+        gt=0,
+        le=3650,
+        description="How long ago the database credentials in Vault may have been rotated.",
+    )
+    vault_min_token_ttl_minutes: int = Field(
+        15,
+        gt=0,
+        le=7 * 24 * 60,
+        description="Shortest lifetime of the app's Vault token that is not called too short.",
+    )
+
     @property
     def venv_path(self) -> Path:
         return self.app_venv if self.app_venv is not None else self.app_dir / "venv"

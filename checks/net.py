@@ -42,6 +42,7 @@ _CHECK_TIMEOUT_MARGIN = 1.0
 MAX_REDIRECTS = 5
 CA_BUNDLE_MAX_BYTES = 8 * 1024 * 1024
 _CA_SETTING = "TOOLBOX_CA_BUNDLE (--ca-bundle)"
+TARGET_SETTING = "TOOLBOX_TARGET_URL"
 _PEM_CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL
 )
@@ -145,34 +146,26 @@ def _trust_bundle(context: ssl.SSLContext, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def http_failures(endpoint: str) -> Iterator[None]:
+def http_failures(endpoint: str, url_setting: str = TARGET_SETTING) -> Iterator[None]:
     """Inside, an httpx error becomes :class:`CheckFailed` saying what went wrong with
-    ``endpoint`` (the URL as a person may see it: no credentials)."""
+    ``endpoint`` (the URL as a person may see it: no credentials); hints name ``url_setting``,
+    where the address came from."""
     import httpx
 
     try:
         yield
     except httpx.HTTPError as exc:
-        raise explain(exc, endpoint) from exc
+        raise explain(exc, endpoint, url_setting) from exc
 
 
-def explain(exc: httpx.HTTPError, endpoint: str) -> CheckFailed:
+def explain(exc: httpx.HTTPError, endpoint: str, url_setting: str = TARGET_SETTING) -> CheckFailed:
     """The failure of a request to ``endpoint`` as a sentence and a hint."""
     import httpx
 
     if isinstance(exc, httpx.ConnectTimeout):
-        return CheckFailed(
-            f"No connection to {endpoint} within {_limit(exc, 'connect')}: "
-            "nothing answered the connection attempt or its TLS handshake.",
-            "The host may be down, or a firewall drops the packets; try it with curl from "
-            "this host.",
-        )
+        return connect_timed_out(endpoint, _limit(exc, "connect"))
     if isinstance(exc, httpx.ReadTimeout):
-        return CheckFailed(
-            f"{endpoint} accepted the connection but sent no answer within {_limit(exc, 'read')}.",
-            "The app (or the proxy in front of it) is hung or overloaded: look at its "
-            "workers and its logs.",
-        )
+        return read_timed_out(endpoint, _limit(exc, "read"))
     if isinstance(exc, httpx.TimeoutException):
         return CheckFailed(
             f"{endpoint} stalled: {type(exc).__name__} after {_limit(exc, 'write')}.",
@@ -183,28 +176,9 @@ def explain(exc: httpx.HTTPError, endpoint: str) -> CheckFailed:
             f"{endpoint} redirected more than {MAX_REDIRECTS} times (a redirect loop?).",
             "Look at the proxy's redirect rules (http->https and back, or a login loop).",
         )
-    causes = list(_causes(exc))
-    for cause in causes:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return _untrusted(cause, endpoint)
-    for cause in causes:
-        if isinstance(cause, socket.gaierror):
-            return CheckFailed(
-                f"Cannot resolve the host name of {endpoint}: {cause.strerror or cause}.",
-                "Check the spelling of TOOLBOX_TARGET_URL and this host's DNS (/etc/resolv.conf).",
-            )
-        if isinstance(cause, ConnectionRefusedError):
-            return CheckFailed(
-                f"{endpoint} refused the connection: nothing listens on that port.",
-                "Is the app (or its proxy) running, and is the port in TOOLBOX_TARGET_URL right?",
-            )
-        if isinstance(cause, ssl.SSLError):
-            return _tls_failed(cause, endpoint)
-        if isinstance(cause, ConnectionResetError):
-            return CheckFailed(
-                f"{endpoint} reset the connection before answering.",
-                "A proxy or firewall may be cutting it; look at the proxy's logs.",
-            )
+    found = explain_transport(exc, endpoint, url_setting)
+    if found is not None:
+        return found
     if isinstance(exc, httpx.RemoteProtocolError):
         return CheckFailed(
             f"{endpoint} closed the connection without a proper HTTP answer ({exc}).",
@@ -214,6 +188,52 @@ def explain(exc: httpx.HTTPError, endpoint: str) -> CheckFailed:
         f"The request to {endpoint} failed: {type(exc).__name__}: {exc}",
         "Try it with curl from this host to see more.",
     )
+
+
+def connect_timed_out(endpoint: str, limit: str) -> CheckFailed:
+    return CheckFailed(
+        f"No connection to {endpoint} within {limit}: "
+        "nothing answered the connection attempt or its TLS handshake.",
+        "The host may be down, or a firewall drops the packets; try it with curl from this host.",
+    )
+
+
+def read_timed_out(endpoint: str, limit: str) -> CheckFailed:
+    return CheckFailed(
+        f"{endpoint} accepted the connection but sent no answer within {limit}.",
+        "The service (or the proxy in front of it) is hung or overloaded: look at its "
+        "workers and its logs.",
+    )
+
+
+def explain_transport(
+    exc: BaseException, endpoint: str, url_setting: str = TARGET_SETTING
+) -> CheckFailed | None:
+    """What went wrong below HTTP (DNS, TCP, TLS) in ``exc`` or what caused it, whichever
+    client library raised it; None when nothing there is recognised."""
+    causes = list(_causes(exc))
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return _untrusted(cause, endpoint, url_setting)
+    for cause in causes:
+        if isinstance(cause, socket.gaierror):
+            return CheckFailed(
+                f"Cannot resolve the host name of {endpoint}: {cause.strerror or cause}.",
+                f"Check the spelling of {url_setting} and this host's DNS (/etc/resolv.conf).",
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return CheckFailed(
+                f"{endpoint} refused the connection: nothing listens on that port.",
+                f"Is the service (or its proxy) running, and is the port in {url_setting} right?",
+            )
+        if isinstance(cause, ssl.SSLError):
+            return _tls_failed(cause, endpoint, url_setting)
+        if isinstance(cause, ConnectionResetError):
+            return CheckFailed(
+                f"{endpoint} reset the connection before answering.",
+                "A proxy or firewall may be cutting it; look at the proxy's logs.",
+            )
+    return None
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -235,12 +255,12 @@ def _limit(exc: httpx.HTTPError, phase: str) -> str:
     return f"{value:g} s" if isinstance(value, int | float) else "its time limit"
 
 
-def _untrusted(cause: ssl.SSLCertVerificationError, endpoint: str) -> CheckFailed:
+def _untrusted(cause: ssl.SSLCertVerificationError, endpoint: str, url_setting: str) -> CheckFailed:
     detail = str(cause.verify_message or cause.reason or cause).rstrip(".")
     if cause.verify_code in (_HOST_MISMATCH, _IP_MISMATCH):
         return CheckFailed(
             f"The TLS certificate of {endpoint} is for another host name ({detail}).",
-            "Use the name the certificate was issued for in TOOLBOX_TARGET_URL, or reissue "
+            f"Use the name the certificate was issued for in {url_setting}, or reissue "
             "the certificate with this name in its subjectAltName.",
         )
     if cause.verify_code in (_EXPIRED, _NOT_YET_VALID):
@@ -255,11 +275,11 @@ def _untrusted(cause: ssl.SSLCertVerificationError, endpoint: str) -> CheckFaile
     )
 
 
-def _tls_failed(cause: ssl.SSLError, endpoint: str) -> CheckFailed:
+def _tls_failed(cause: ssl.SSLError, endpoint: str, url_setting: str) -> CheckFailed:
     if cause.reason in _NOT_TLS_REASONS:
         return CheckFailed(
             f"{endpoint} does not speak TLS on that port (it answered in plain text).",
-            "Use the HTTPS port in TOOLBOX_TARGET_URL, or check the proxy's TLS set-up.",
+            f"Use the HTTPS port in {url_setting}, or check the proxy's TLS set-up.",
         )
     return CheckFailed(
         f"The TLS handshake with {endpoint} failed ({cause.reason or cause}).",

@@ -15,6 +15,7 @@ does not import SQLAlchemy, whose import costs ~0.3 s of start-up, and
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -254,3 +255,16 @@ def urllib_agrees(parsed: ParsedURL) -> bool:
     )
     # urllib lower-cases the host name; DNS does not care.
     return ours == theirs and (parsed.host or "").lower() == (other.hostname or "")
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1 (also written as an IPv4-mapped IPv6 address)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback

@@ -1,4 +1,5 @@
-"""Real local PostgreSQL and Redis servers for the tests, and a fresh database per test.
+"""Real local PostgreSQL, Redis and Vault (OpenBao) servers for the tests, and a fresh database
+(or Vault namespace) per test.
 
 A pytest plugin (``pytest_plugins`` in tests/conftest.py). Each server starts the first time
 a test asks for it and once per session: a run that needs neither starts neither. The
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from toolbox_tui.sandbox.openbao import OpenBaoServer
 from toolbox_tui.sandbox.postgres import PostgresServer
 from toolbox_tui.sandbox.redis import RedisServer
+from toolbox_tui.sandbox.tls import CertificateAuthority
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +41,17 @@ def database(postgres_server: PostgresServer) -> Iterator[str]:
     yield url
     # Ends any connection the test left open: a leaked pool must not keep the drop waiting.
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def sandbox_ca() -> CertificateAuthority:
+    """The CA that issues the certificates of the session's TLS servers."""
+    return CertificateAuthority()
+
+
+@pytest.fixture(scope="session")
+def vault_server(sandbox_ca: CertificateAuthority) -> Iterator[OpenBaoServer]:
+    """An initialised, unsealed OpenBao over TLS for the whole session; tests that change it
+    work in a namespace of their own (see tests/checks/test_vault.py)."""
+    with OpenBaoServer(sandbox_ca) as server:
+        yield server

@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--ca-bundle", type=Path, help="CA bundle for private TLS endpoints")
     group.add_argument("--alembic-ini", type=Path, help="the app's alembic.ini (APP_DIR/...)")
     group.add_argument("--backup-dir", type=Path, help="database backups (APP_DIR/backups)")
+    group.add_argument("--test-email-to", metavar="ADDRESS", help="recipient of email.send-test")
     group.add_argument(
         "--no-backup-required",
         dest="require_backup",
@@ -119,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(SCENARIOS),
         help=f"a scenario (default: {', '.join(DEMO_BREAKS)}). {scenarios}",
     )
-    sandbox = sub.add_parser("sandbox", help="local PostgreSQL and Redis behind a demo deployment")
+    sandbox = sub.add_parser(
+        "sandbox", help="local PostgreSQL, Redis and Vault behind a demo deployment"
+    )
     sandbox.add_argument("action", choices=("up",), help="start it; Ctrl-C stops everything")
     sandbox.add_argument("--dir", type=Path, default=Path(".sandbox"), help="the app directory")
     sandbox.add_argument(
@@ -343,7 +346,7 @@ def cmd_demo(args: argparse.Namespace, registry: Registry) -> int:
         # The last lines on the restored screen: not the stale "sandbox up" above, and what
         # became of a fix that was running when the dashboard closed, if one was.
         say(
-            "toolbox-tui: demo ended; the sandbox's PostgreSQL and Redis are stopped and removed.",
+            "toolbox-tui: demo ended; the sandbox's servers are stopped and removed.",
             file=sys.stderr,
         )
         if note:
@@ -368,9 +371,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     with StopSignals() as stop:
         try:
             print(f"Sandbox up in {sandbox.app_dir}")
-            for server in (sandbox.postgres, sandbox.redis):
+            for server in (sandbox.postgres, sandbox.redis, sandbox.vault):
                 state = f"pid {server.pid}" if server.running else "stopped"
                 print(f"  {server.NAME} {state} ({server.directory})")
+            if sandbox.smtp is not None and sandbox.sendgrid is not None:
+                print(f"  SMTP relay on {sandbox.smtp.host}:{sandbox.smtp.port} (STARTTLS, AUTH)")
+                print(f"  SendGrid API at {sandbox.sendgrid.url}")
             print(f"  scenarios: {', '.join(args.breaks) or 'none'}")
             print("Point toolbox-tui at it:")
             for name, value in sandbox.config_overrides().items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from checks.checklist import ENVIRONMENT
+from checks.checklist import ENVIRONMENT, VAULT_AUTOMATION_GAP
 from checks.context import CheckContext
 from checks.core import Outcome, check
 from checks.environment.values import (
@@ -69,6 +69,7 @@ async def pusher(ctx: CheckContext) -> Outcome:
     title="Vault is reached over https",
     needs=(ENV_FILE_CHECK,),
     checklist=(ENVIRONMENT, "Vault automation"),
+    partial=VAULT_AUTOMATION_GAP,
 )
 async def vault(ctx: CheckContext) -> Outcome:
     findings = Findings()

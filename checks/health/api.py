@@ -11,7 +11,6 @@ testing. Every failure says what came back: the status, a short cut of the body.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from checks.context import CheckContext
 from checks.core import CheckFailed, Outcome, Status, check, failed, passed, warned
 from checks.net import http_client, http_failures
 from checks.redact import Redactor
-from checks.urls import URLError, parse_url, urllib_agrees
+from checks.urls import URLError, is_loopback, parse_url, urllib_agrees
 
 if TYPE_CHECKING:
     import httpx
@@ -80,19 +79,6 @@ def target(ctx: CheckContext) -> Target | None:
             "address (127.0.0.0/8, ::1, localhost), for local testing.",
         )
     return Target(value.rstrip("/"))
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ::1 (also written as an IPv4-mapped IPv6 address)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def _bad_target(problem: str) -> CheckFailed:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from checks.core import CheckFailed, CheckResult, Status
-from checks.health.api import is_loopback
 from checks.net import http_client, http_failures
 from checks.settings import ToolboxConfig
+from checks.urls import is_loopback
 from tests.checks.db_helpers import run_check
 from tests.conftest import MakeContext
 from tests.web_servers import (

@@ -170,3 +170,15 @@ def test_demo_refuses_a_directory_it_did_not_make(
     assert main(["demo", "--dir", str(app)]) == 2
     assert "not made by `toolbox-tui demo`" in capsys.readouterr().err
     assert (app / ".env").read_text() == "SECRET_KEY=precious\n"
+
+
+def test_the_test_email_recipient_comes_from_its_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolbox_tui.cli import build_parser, load_config
+
+    monkeypatch.delenv("TOOLBOX_TEST_EMAIL_TO", raising=False)
+    args = build_parser().parse_args(["fix", "email.send-test", "--test-email-to", "ops@x.io"])
+    assert load_config(args).test_email_to == "ops@x.io"
+    monkeypatch.setenv("TOOLBOX_TEST_EMAIL_TO", "oncall@x.io")
+    assert load_config(build_parser().parse_args(["fix", "email.send-test"])).test_email_to == (
+        "oncall@x.io"
+    )

@@ -42,7 +42,7 @@ def every_pane() -> dict[str, list[str]]:
 
 
 def test_loading_everything_registers_every_pane_with_checks(every_pane) -> None:  # type: ignore[no-untyped-def]
-    assert {"environment", "migrations", "health", "rollback"} <= every_pane.keys()
+    assert {"environment", "migrations", "integrations", "health", "rollback"} <= every_pane.keys()
 
 
 @pytest.mark.parametrize("pane", PANE_IDS)
@@ -51,8 +51,11 @@ def test_a_pane_alone_registers_all_its_checks_and_their_needs(pane: str, every_
     # Exactly the pane's checks, in the same order, as when everything is loaded...
     assert loaded.get(pane, []) == every_pane.get(pane, [])
     # ...plus only the panes of the checks they need (health's database checks need
-    # db.reachable, from migrations).
-    needed = {"health": {"health", "migrations"}}.get(pane, {pane})
+    # db.reachable, from migrations; the Vault checks need env.vault and env.fernet-key).
+    needed = {
+        "health": {"health", "migrations"},
+        "integrations": {"integrations", "environment"},
+    }.get(pane, {pane})
     assert set(loaded) <= needed
 
 

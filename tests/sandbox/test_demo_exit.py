@@ -27,7 +27,7 @@ from toolbox_tui.reporters import EXIT_INTERNAL, EXIT_OK
 from toolbox_tui.sandbox.stack import Sandbox
 
 START_TIMEOUT = 120.0  # initdb, alembic and the first frame, on a busy two-core machine
-ENDED = "toolbox-tui: demo ended; the sandbox's PostgreSQL and Redis are stopped and removed."
+ENDED = "toolbox-tui: demo ended; the sandbox's servers are stopped and removed."
 
 
 class Demo:
@@ -40,7 +40,9 @@ class Demo:
         try:
             self.term.wait_for("Quit", START_TIMEOUT)  # the dashboard is drawn: sandbox up
             self.procs, self.folders = started_by(self.term.pid)
-            assert [f.name.split("-")[1] for f in self.folders] == ["pg", "redis"], self.folders
+            assert [f.name.split("-")[1] for f in self.folders] == ["openbao", "pg", "redis"], (
+                self.folders
+            )
         except BaseException:
             self.term.kill()
             raise

@@ -108,8 +108,11 @@ def test_a_stop_signal_stops_and_removes_everything_and_says_so(
     said = sandbox_up.lines
     assert f"toolbox-tui: {signum.name} received; stopping the sandbox." in said
     for folder in sandbox_up.folders:
-        stopped = rf"  (PostgreSQL|Redis) \(pid \d+\) stopped; {re.escape(str(folder))} removed\."
+        stopped = (
+            rf"  (PostgreSQL|Redis|OpenBao) \(pid \d+\) stopped; {re.escape(str(folder))} removed\."
+        )
         assert [line for line in said if re.fullmatch(stopped, line)], (folder, said)
+    assert "  the SMTP relay and the SendGrid API stopped." in said
     assert said[-1] == "Sandbox stopped."
 
 

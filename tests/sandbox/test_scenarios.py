@@ -16,7 +16,7 @@ from tests.sandbox.procs import Proc, left_behind
 from toolbox_tui.sandbox.errors import SandboxError
 from toolbox_tui.sandbox.stack import SCENARIOS, Sandbox
 
-PANES = ("migrations", "health")
+PANES = ("migrations", "integrations", "health")
 
 
 async def statuses(sandbox: Sandbox) -> tuple[dict[str, Status], CheckContext]:
@@ -37,6 +37,7 @@ async def test_healthy_sandbox_fails_nothing(tmp_path: Path) -> None:
         found, _ = await statuses(sandbox)
     assert failing(found) == set()
     assert found["db.revision-state"] is Status.PASS and found["redis.reachable"] is Status.PASS
+    assert found["vault.fernet-backup"] is Status.PASS
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -67,7 +68,7 @@ def test_an_error_inside_the_sandbox_stops_every_process(tmp_path: Path) -> None
     procs: list[Proc] = []
     folders: list[Path] = []
     with pytest.raises(RuntimeError, match="boom"), Sandbox(tmp_path) as sandbox:
-        for server in (sandbox.postgres, sandbox.redis):
+        for server in (sandbox.postgres, sandbox.redis, sandbox.vault):
             procs.append(Proc.of(server.pid))
             assert server.directory is not None
             folders.append(server.directory)

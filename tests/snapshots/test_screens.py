@@ -24,7 +24,7 @@ from checks.settings import DeploymentEnv, ToolboxConfig
 from tests.conftest import FIXED_NOW
 from tests.tui.conftest import settle, wait_for_screen
 from toolbox_tui.app import ToolboxApp, make_app
-from toolbox_tui.sandbox.demo import write_demo
+from toolbox_tui.sandbox.demo import set_env_values, write_demo
 from toolbox_tui.screens.confirm import ConfirmActionScreen
 
 NARROW = (60, 20)
@@ -50,16 +50,25 @@ def build_demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolboxAp
     # that line the same from run to run.
     monkeypatch.setattr(Fernet, "generate_key", classmethod(lambda cls: FIXED_FERNET_KEY))
     # Port 1 on loopback: refused at once, the same way on every machine (no DNS involved).
-    write_demo(
+    demo = write_demo(
         tmp_path,
         now=FIXED_NOW,
         seed=2026,
         database_url="postgresql://toolboxai:demo-db-password@127.0.0.1:1/toolboxai_prod",
         redis_url="redis://:demo-redis-password@127.0.0.1:1/0",
     )
+    set_env_values(
+        demo.env_file,
+        {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "1", "VAULT_ADDR": "https://127.0.0.1:1"},
+    )
     # Relative paths, so no temporary directory name reaches a screen.
     monkeypatch.chdir(tmp_path)
-    config = ToolboxConfig(env_file=Path(".env"), app_dir=Path("."), app_venv=Path("venv"))
+    config = ToolboxConfig(
+        env_file=Path(".env"),
+        app_dir=Path("."),
+        app_venv=Path("venv"),
+        sendgrid_api_url="http://127.0.0.1:1",
+    )
     env = DeploymentEnv.load(config.env_file)
     ctx = CheckContext(env, config, Redactor(env.secret_values()), clock=lambda: FIXED_NOW)
     return make_app(ctx, catalog.load(), runner=fixed_durations)
@@ -133,7 +142,19 @@ def test_dangerous_confirmation_60x20(snap_compare, demo_app: ToolboxApp) -> Non
 
 
 def test_empty_pane(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
-    """The Integrations pane, which has no checks yet, says so plainly."""
+    """The Security pane, which has no checks yet, says so plainly."""
+
+    async def security(pilot) -> None:  # type: ignore[no-untyped-def]
+        await finished(pilot)
+        await pilot.press("5")
+
+    assert snap_compare(demo_app, terminal_size=SMALL, run_before=security)
+
+
+def test_integrations_unreachable(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
+    """The Integrations pane when no service answers: the SMTP relay, SendGrid's API and
+    Vault each FAIL saying the connection was refused at 127.0.0.1:1, and the checks that
+    need them are skipped, naming the check they wait for; the rotation workflow passes."""
 
     async def integrations(pilot) -> None:  # type: ignore[no-untyped-def]
         await finished(pilot)

@@ -191,6 +191,38 @@ VAULT_SECRET_ID={secret_id}
 """
 
 
+# The app repository's nightly rotation, as the checklist asks for it (vault.rotation-workflow).
+ROTATION_WORKFLOW = """\
+name: vault-rotation
+on:
+  schedule:
+    - cron: "0 3 * * *"
+  workflow_dispatch: {}
+jobs:
+  rotate:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - name: Rotate database credentials and keys
+        run: ./scripts/rotate-secrets.sh
+        env:
+          VAULT_ADDR: ${{ secrets.VAULT_ADDR }}
+          VAULT_NAMESPACE: ${{ secrets.VAULT_NAMESPACE }}
+          VAULT_ROLE_ID: ${{ secrets.VAULT_ROLE_ID }}
+          VAULT_SECRET_ID: ${{ secrets.VAULT_SECRET_ID }}
+"""
+
+
+def set_env_values(env_file: Path, values: dict[str, str]) -> None:
+    """Replace the values of existing ``NAME=`` lines (the sandbox's real addresses)."""
+    lines = env_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        name = line.split("=", 1)[0]
+        if "=" in line and name in values:
+            lines[i] = f"{name}={values[name]}\n"
+    atomic_write(env_file, "".join(lines), backup=False)  # keeps the file's mode
+
+
 def write_site_packages(venv: Path, packages: dict[str, str]) -> Path:
     """A virtualenv's site-packages holding just the distributions' metadata."""
     site = venv / "lib" / "python3.11" / "site-packages"
@@ -237,4 +269,7 @@ def write_demo(
     # Group- and world-readable, as a hurried `cp` leaves it: env.file-permissions fails.
     demo.env_file.chmod(0o644)
     write_site_packages(demo.venv, DEMO_PACKAGES)
+    workflows = demo.app_dir / ".github" / "workflows"
+    workflows.mkdir(parents=True, exist_ok=True)
+    (workflows / "vault-rotation.yml").write_text(ROTATION_WORKFLOW, encoding="utf-8")
     return demo

@@ -30,6 +30,27 @@ SCENARIOS: dict[str, Scenario] = {
             "a second branch of migrations gives the scripts two heads",
         ),
         Scenario("db-down", "db.reachable", "PostgreSQL is stopped after set-up"),
+        Scenario("vault-sealed", "vault.health", "Vault is sealed after set-up"),
+        Scenario(
+            "vault-approle",
+            "vault.app-login",
+            "the env file's VAULT_SECRET_ID is one Vault never issued",
+        ),
+        Scenario(
+            "smtp-auth",
+            "email.smtp-login",
+            "the SMTP relay no longer accepts the env's SENDGRID_API_KEY (535)",
+        ),
+        Scenario(
+            "sendgrid-scope",
+            "email.sendgrid-key",
+            "the SendGrid key has lost its Mail Send permission",
+        ),
+        Scenario(
+            "fernet-not-in-vault",
+            "vault.fernet-backup",
+            "Vault holds no backup of DATA_ENCRYPTION_KEY",
+        ),
     )
 }
 DEMO_BREAKS = ("pending-migration",)

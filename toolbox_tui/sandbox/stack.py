@@ -1,6 +1,7 @@
-"""The sandbox: a demo deployment wired to real local PostgreSQL and Redis, optionally broken.
+"""The sandbox: a demo deployment wired to real local PostgreSQL, Redis and Vault, optionally
+broken.
 
-``with Sandbox(app_dir, breaks=["pending-migration"]) as sandbox:`` starts both servers,
+``with Sandbox(app_dir, breaks=["pending-migration"]) as sandbox:`` starts the servers,
 writes the demo's env file pointing at them, copies the release's migrations into the
 app directory, brings the database to head and then applies each scenario. Leaving the
 block stops every process it started, whatever happened inside; if this process is killed
@@ -10,20 +11,28 @@ instead, the servers' watchdog does it (see local_server.py).
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
 from checks.migrations.alembic_cli import alembic
 from checks.postgres import parse_database_url
+from checks.settings import DeploymentEnv
+from checks.urls import parse_url
 from toolbox_tui.sandbox.app_alembic import add_second_head, copy_alembic
-from toolbox_tui.sandbox.demo import Demo, write_demo
+from toolbox_tui.sandbox.demo import Demo, set_env_values, write_demo
 from toolbox_tui.sandbox.errors import SandboxError
+from toolbox_tui.sandbox.openbao import OpenBaoServer
 from toolbox_tui.sandbox.postgres import PostgresServer
 from toolbox_tui.sandbox.redis import RedisServer
 from toolbox_tui.sandbox.scenarios import DEMO_BREAKS, SCENARIOS, Scenario
+from toolbox_tui.sandbox.sendgrid_api import MAIL_SEND, DayStats, Sender, SendGridApi
+from toolbox_tui.sandbox.smtp import SmtpServer
+from toolbox_tui.sandbox.tls import CertificateAuthority
+from toolbox_tui.sandbox.vault_seed import ENCRYPTION_SECRET, NAMESPACE, forget_secret, seed_vault
 
 __all__ = ["DEMO_BREAKS", "SCENARIOS", "Sandbox", "Scenario"]
 
@@ -46,8 +55,13 @@ class Sandbox:
             raise SandboxError(f"unknown scenario(s) {', '.join(unknown)}; known: {known}")
         self.app_dir = app_dir.resolve()
         self._now, self._seed = now, seed
+        self.ca = CertificateAuthority()
         self.postgres = PostgresServer()
         self.redis = RedisServer()
+        self.vault = OpenBaoServer(self.ca)
+        # SendGrid's relay and API, started once the demo's key is known.
+        self.smtp: SmtpServer | None = None
+        self.sendgrid: SendGridApi | None = None
         self.demo: Demo | None = None
 
     def __enter__(self) -> Sandbox:
@@ -63,14 +77,18 @@ class Sandbox:
         self.stop()
 
     def start(self) -> None:
-        """Start both servers and set the scenarios up; on failure nothing is left running."""
+        """Start the servers and set the scenarios up; on failure nothing is left running."""
         try:
             self.postgres.start()
             self.redis.start()
+            self.vault.start()
             database_url = self.postgres.create_database(DATABASE)
             self.demo = write_demo(
                 self.app_dir, self._now, self._seed, database_url, self.redis.url()
             )
+            self.ca.write_bundle(self.ca_bundle)
+            self._seed_vault(database_url)
+            self._start_email()
             ini = copy_alembic(self.app_dir)
             revision = BASELINE if "pending-migration" in self.breaks else "heads"
             _migrate(ini, database_url, revision)
@@ -81,13 +99,75 @@ class Sandbox:
             raise
 
     def stop(self) -> list[str]:
-        """Stop both servers and remove their directories; one sentence per server."""
-        done = [self.redis.stop(), self.postgres.stop()]
+        """Stop the servers and remove their directories; one sentence per server."""
+        done = [self._stop_email(), self.vault.stop(), self.redis.stop(), self.postgres.stop()]
         return [sentence for sentence in done if sentence is not None]
+
+    @property
+    def ca_bundle(self) -> Path:
+        """The sandbox CA's certificate: what TOOLBOX_CA_BUNDLE names for its TLS servers."""
+        return self.app_dir / "sandbox-ca.pem"
 
     def config_overrides(self) -> dict[str, object]:
         assert self.demo is not None, "the sandbox is not started"
-        return self.demo.config_overrides()
+        overrides = {**self.demo.config_overrides(), "ca_bundle": self.ca_bundle}
+        if self.sendgrid is not None:
+            overrides["sendgrid_api_url"] = self.sendgrid.url
+        return overrides
+
+    def _start_email(self) -> None:
+        """SendGrid's SMTP relay (STARTTLS, AUTH as ``apikey`` with the demo's key) and its
+        API, with the demo's sender verified and a day of healthy delivery stats."""
+        assert self.demo is not None
+        env = DeploymentEnv.load(self.demo.env_file)
+        key = env.get("SENDGRID_API_KEY") or ""
+        self.smtp = SmtpServer(self.ca, key).start()
+        tls = self.ca.issue("127.0.0.1").server_context(self._private_dir("sendgrid"))
+        today = (self._now or datetime.now(UTC)).date()
+        day = DayStats(requests=1200, delivered=1188, bounces=6)
+        self.sendgrid = SendGridApi(
+            key,
+            senders=[Sender(env.get("FROM_EMAIL") or "noreply@toolboxai.com")],
+            stats={today: day, today - timedelta(days=1): day},
+            tls=tls,
+        ).start()
+        set_env_values(
+            self.demo.env_file, {"SMTP_HOST": self.smtp.host, "SMTP_PORT": str(self.smtp.port)}
+        )
+
+    def _private_dir(self, name: str) -> Path:
+        folder = self.app_dir / ".sandbox" / name
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return folder
+
+    def _stop_email(self) -> str | None:
+        servers = [s for s in (self.smtp, self.sendgrid) if s is not None]
+        for server in servers:
+            server.stop()
+        self.smtp = self.sendgrid = None
+        return "the SMTP relay and the SendGrid API stopped." if servers else None
+
+    def _seed_vault(self, database_url: str) -> None:
+        """Vault as production's: the app's namespace, AppRole and secrets, with the backup of
+        the demo's own Fernet key; the env file then points at it."""
+        assert self.demo is not None
+        env = DeploymentEnv.load(self.demo.env_file)
+        database = parse_url(database_url)
+        login = seed_vault(
+            self.vault,
+            env.get("DATA_ENCRYPTION_KEY") or "",
+            database.username or "",
+            database.password or "",
+        )
+        set_env_values(
+            self.demo.env_file,
+            {
+                "VAULT_ADDR": self.vault.url,
+                "VAULT_NAMESPACE": NAMESPACE,
+                "VAULT_ROLE_ID": login.role_id,
+                "VAULT_SECRET_ID": login.secret_id,
+            },
+        )
 
 
 def _migrate(ini: Path, database_url: str, revision: str) -> None:
@@ -107,4 +187,27 @@ _APPLY: dict[str, Callable[[Sandbox], object]] = {
     "multiple-heads": lambda sandbox: add_second_head(sandbox.app_dir),
     # Halted, not removed: `sandbox.postgres.start()` brings it back, data included.
     "db-down": lambda sandbox: sandbox.postgres.halt(),
+    "vault-sealed": lambda sandbox: sandbox.vault.seal(),
+    # A secret_id from another role, or one revoked: Vault refuses the login.
+    "vault-approle": lambda sandbox: _set_env(sandbox, VAULT_SECRET_ID=secrets.token_hex(18)),
+    "fernet-not-in-vault": lambda sandbox: forget_secret(sandbox.vault, ENCRYPTION_SECRET),
+    "smtp-auth": lambda sandbox: _break_smtp_login(sandbox),
+    "sendgrid-scope": lambda sandbox: _drop_mail_send(sandbox),
 }
+
+
+def _break_smtp_login(sandbox: Sandbox) -> None:
+    """The relay now expects another key: the env's SENDGRID_API_KEY was revoked for SMTP."""
+    assert sandbox.smtp is not None
+    sandbox.smtp.password = "SG." + secrets.token_urlsafe(48)
+
+
+def _drop_mail_send(sandbox: Sandbox) -> None:
+    """The key lost its Mail Send permission (a key made for stats only)."""
+    assert sandbox.sendgrid is not None
+    sandbox.sendgrid.scopes = [s for s in sandbox.sendgrid.scopes if s != MAIL_SEND]
+
+
+def _set_env(sandbox: Sandbox, **values: str) -> None:
+    assert sandbox.demo is not None
+    set_env_values(sandbox.demo.env_file, values)
