@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install services demo test check bench readme clean
+.PHONY: install services peers demo test check bench readme clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,23 @@ services:  ## the PostgreSQL and Redis binaries the sandbox runs
 	@[ -n "$$TOOLBOX_PG_BIN" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| $(call apt_install,postgresql)
 
-demo: install services  ## the dashboard on a generated demo deployment
+# soketi (Pusher's stand-in) comes from npm, pinned by the committed lock file.
+NPM_DIR := toolbox_tui/sandbox/npm
+SOKETI  := $(VENV)/soketi/node_modules/.bin/soketi
+
+$(SOKETI): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	@command -v npm >/dev/null || $(call apt_install,nodejs npm)
+	mkdir -p $(VENV)/soketi
+	cp $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json $(VENV)/soketi/
+	cd $(VENV)/soketi && npm ci --no-audit --no-fund --loglevel=error
+	touch $(SOKETI)
+
+peers: $(SOKETI)  ## the npm-installed peers the sandbox runs (soketi)
+
+demo: install services peers  ## the dashboard on a generated demo deployment
 	$(BIN)/toolbox-tui demo --dir .demo
 
-test: install services  ## the whole suite
+test: install services peers  ## the whole suite
 	$(BIN)/pytest -q
 
 check: install  ## lint and types
@@ -40,7 +53,7 @@ check: install  ## lint and types
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install services  ## speed and memory figures (printed, never asserted)
+bench: install services peers  ## speed and memory figures (printed, never asserted)
 	$(BIN)/python -m benchmarks
 
 readme: install  ## regenerate the README's check catalogue from the registry

@@ -77,6 +77,33 @@ class ToolboxConfig(BaseSettings):
         min_length=1,
         description="SendGrid's v3 API base URL; https, or http only to a loopback address.",
     )
+    pusher_api_url: str | None = Field(
+        None,
+        description="Pusher's HTTP API; unset, api-<PUSHER_CLUSTER>.pusher.com over https.",
+    )
+    stripe_api_url: str = Field(
+        "https://api.stripe.com",
+        min_length=1,
+        description="Stripe's API base URL; https, or http only to a loopback address.",
+    )
+    stripe_webhook_url: str | None = Field(
+        None,
+        description="The app's Stripe webhook URL; unset, TARGET_URL/api/v1/stripe/webhooks.",
+    )
+    stripe_failed_payments_max: int = Field(
+        0,
+        ge=0,
+        le=1_000_000,
+        description="Failed charges in the last 24 h that stripe.failed-payments tolerates.",
+    )
+    storage_bucket: str = Field(
+        "user-uploads", min_length=1, description="The Supabase Storage bucket the app uploads to."
+    )
+    virustotal_api_url: str = Field(
+        "https://www.virustotal.com",
+        min_length=1,
+        description="VirusTotal's API base URL; https, or http only to a loopback address.",
+    )
     test_email_to: str | None = Field(
         None, description="Recipient of the 'Send a test email' fix (email.send-test)."
     )

@@ -285,3 +285,36 @@ def _tls_failed(cause: ssl.SSLError, endpoint: str, url_setting: str) -> CheckFa
         f"The TLS handshake with {endpoint} failed ({cause.reason or cause}).",
         "The server may offer only old TLS versions or ciphers; check its TLS set-up.",
     )
+
+
+def service_base_url(raw: str, setting: str, *, carries: str, hint: str) -> str:
+    """``raw``, a service's base address, checked before any credential is sent to it: http
+    or https with a host, no user, password, ?query or #fragment, and plain http only to this
+    machine (a sandbox or a test). Returns it without a trailing slash.
+
+    ``setting`` names where it came from and ``carries`` what it would expose
+    ("SENDGRID_API_KEY"); ``hint`` says how to put it right. Raises :class:`CheckFailed`.
+    """
+    from checks.urls import URLError, is_loopback, parse_url
+
+    text = raw.strip()
+
+    def bad(problem: str) -> CheckFailed:
+        return CheckFailed(f"{setting} {problem}.", hint)
+
+    try:
+        parsed = parse_url(text)
+    except URLError as exc:
+        raise bad(f"is not a URL ({exc})") from None
+    scheme = parsed.scheme.lower()
+    if scheme not in ("http", "https") or not parsed.host:
+        raise bad("must be an https:// address")
+    if parsed.username or parsed.password is not None or "?" in text or "#" in text:
+        raise bad("must be a bare base address, without credentials, ?query or #fragment")
+    if scheme == "http" and not is_loopback(parsed.host):
+        raise CheckFailed(
+            f"{setting} is http:// to {parsed.display_host()}: {carries} would cross the "
+            "network in clear.",
+            "Use its https:// address; plain http is allowed only to this machine, for testing.",
+        )
+    return text.rstrip("/")

@@ -16,6 +16,7 @@ import pytest
 from toolbox_tui.sandbox.openbao import OpenBaoServer
 from toolbox_tui.sandbox.postgres import PostgresServer
 from toolbox_tui.sandbox.redis import RedisServer
+from toolbox_tui.sandbox.soketi import SoketiServer
 from toolbox_tui.sandbox.tls import CertificateAuthority
 
 
@@ -54,4 +55,14 @@ def vault_server(sandbox_ca: CertificateAuthority) -> Iterator[OpenBaoServer]:
     """An initialised, unsealed OpenBao over TLS for the whole session; tests that change it
     work in a namespace of their own (see tests/checks/test_vault.py)."""
     with OpenBaoServer(sandbox_ca) as server:
+        yield server
+
+
+PUSHER_APP = ("1874321", "pusher-test-key-0001", "pusher-test-secret-PLANTED")
+
+
+@pytest.fixture(scope="session")
+def soketi_server() -> Iterator[SoketiServer]:
+    """soketi serving the Pusher app ``PUSHER_APP`` (id, key, secret) for the whole session."""
+    with SoketiServer(*PUSHER_APP) as server:
         yield server

@@ -13,6 +13,7 @@ import contextlib
 import json
 import socket
 import ssl
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -176,4 +177,28 @@ def unanswered_port() -> Iterator[int]:
         yield port
     finally:
         for sock in (*fillers, listener):
+            sock.close()
+
+
+@contextlib.contextmanager
+def silent_port() -> Iterator[int]:
+    """Accepts connections and never sends a byte (a hung process behind the port)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for sock in (*accepted, listener):
             sock.close()

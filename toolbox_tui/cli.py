@@ -371,7 +371,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     with StopSignals() as stop:
         try:
             print(f"Sandbox up in {sandbox.app_dir}")
-            for server in (sandbox.postgres, sandbox.redis, sandbox.vault):
+            for server in (sandbox.postgres, sandbox.redis, sandbox.vault, sandbox.pusher):
+                if server is None:
+                    continue
                 state = f"pid {server.pid}" if server.running else "stopped"
                 print(f"  {server.NAME} {state} ({server.directory})")
             if sandbox.smtp is not None and sandbox.sendgrid is not None:

@@ -11,7 +11,16 @@ import importlib
 PANE = "integrations"
 
 # Registration order is the checklist's: email first, Vault last.
-MODULES = ("email", "vault", "vault_backup", "rotation_workflow")
+MODULES = (
+    "email",
+    "stripe_account",
+    "stripe_webhook",
+    "storage_checks",
+    "pusher_checks",
+    "vault",
+    "vault_backup",
+    "rotation_workflow",
+)
 
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

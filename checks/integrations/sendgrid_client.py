@@ -25,8 +25,7 @@ from typing import Any
 from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.environment.values import Findings, require
-from checks.net import http_client, http_failures
-from checks.urls import URLError, is_loopback, parse_url
+from checks.net import http_client, http_failures, service_base_url
 
 DEFAULT_API_URL = "https://api.sendgrid.com"
 URL_SETTING = "TOOLBOX_SENDGRID_API_URL"
@@ -59,32 +58,17 @@ class Api:
 def api(ctx: CheckContext) -> Api:
     """The API as configured; raises :class:`CheckFailed` for a URL that would expose the
     key (plain http beyond this machine, credentials in it) or a missing key."""
-    raw = ctx.config.sendgrid_api_url.strip()
-    try:
-        parsed = parse_url(raw)
-    except URLError as exc:
-        raise _bad_url(f"is not a URL ({exc})") from None
-    scheme = parsed.scheme.lower()
-    if scheme not in ("http", "https") or not parsed.host:
-        raise _bad_url("must be an https:// address")
-    if parsed.username or parsed.password is not None or "?" in raw or "#" in raw:
-        raise _bad_url("must be a bare base address, without credentials, ?query or #fragment")
-    if scheme == "http" and not is_loopback(parsed.host):
-        raise CheckFailed(
-            f"{URL_SETTING} is http:// to {parsed.display_host()}: SENDGRID_API_KEY would "
-            "cross the network in clear.",
-            f"Use https:// (SendGrid's API is {DEFAULT_API_URL}); plain http is allowed only "
-            "to this machine, for testing.",
-        )
+    base = service_base_url(
+        ctx.config.sendgrid_api_url,
+        URL_SETTING,
+        carries=KEY,
+        hint=f"Unset it to use SendGrid's API, {DEFAULT_API_URL}.",
+    )
     findings = Findings()
     key = require(ctx.env, KEY, findings)
     if key is None:
         raise CheckFailed(" ".join(findings.failures) + ".", _KEYS_HINT)
-    return Api(raw.rstrip("/"), key.strip())
-
-
-def _bad_url(problem: str) -> CheckFailed:
-    return CheckFailed(f"{URL_SETTING} {problem}.", f"Unset it to use {DEFAULT_API_URL}.")
+    return Api(base, key.strip())
 
 
 async def get(

@@ -27,7 +27,7 @@ from checks.core import CheckResult, Status, registry
 from checks.runner import ActionDone, build_plan, run_action
 from tests.checks.db_helpers import run_check
 from tests.conftest import MakeContext
-from tests.web_servers import unanswered_port
+from tests.web_servers import silent_port, unanswered_port
 from toolbox_tui.sandbox.openbao import OpenBaoServer
 from toolbox_tui.sandbox.ports import free_port
 from toolbox_tui.sandbox.tls import CertificateAuthority
@@ -219,37 +219,13 @@ async def test_health_fails_in_time_when_vault_never_answers(
 async def test_health_fails_in_time_when_vault_accepts_and_says_nothing(
     make_context: MakeContext, vault: VaultApp
 ) -> None:
-    with _silent_server() as port:
+    with silent_port() as port:
         url = f"https://127.0.0.1:{port}"
         result = await check_vault(
             make_context, vault, "vault.health", VAULT_ADDR=url, check_timeout=2
         )
     assert result.status is Status.FAIL  # not ERROR: the check's own limit never came
     assert url in result.message and "within 1 s" in result.message
-
-
-@contextlib.contextmanager
-def _silent_server() -> Iterator[int]:
-    """Accepts connections and never sends a byte (a hung process behind the port)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                accepted.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for sock in (*accepted, listener):
-            sock.close()
 
 
 @contextlib.contextmanager

@@ -40,9 +40,12 @@ class Demo:
         try:
             self.term.wait_for("Quit", START_TIMEOUT)  # the dashboard is drawn: sandbox up
             self.procs, self.folders = started_by(self.term.pid)
-            assert [f.name.split("-")[1] for f in self.folders] == ["openbao", "pg", "redis"], (
-                self.folders
-            )
+            assert [f.name.split("-")[1] for f in self.folders] == [
+                "openbao",
+                "pg",
+                "redis",
+                "soketi",
+            ], self.folders
         except BaseException:
             self.term.kill()
             raise

@@ -108,11 +108,13 @@ def test_a_stop_signal_stops_and_removes_everything_and_says_so(
     said = sandbox_up.lines
     assert f"toolbox-tui: {signum.name} received; stopping the sandbox." in said
     for folder in sandbox_up.folders:
-        stopped = (
-            rf"  (PostgreSQL|Redis|OpenBao) \(pid \d+\) stopped; {re.escape(str(folder))} removed\."
-        )
+        server = r"(PostgreSQL|Redis|OpenBao|soketi) \(pid \d+\)"
+        stopped = rf"  {server} stopped; {re.escape(str(folder))} removed\."
         assert [line for line in said if re.fullmatch(stopped, line)], (folder, said)
-    assert "  the SMTP relay and the SendGrid API stopped." in said
+    assert (
+        "  the SMTP relay and the SendGrid, Stripe, Supabase Storage and VirusTotal "
+        "stand-ins stopped."
+    ) in said
     assert said[-1] == "Sandbox stopped."
 
 
@@ -158,3 +160,30 @@ def test_the_sandbox_is_not_imported_by_the_headless_commands() -> None:
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "['toolbox_tui.sandbox', 'toolbox_tui.sandbox.scenarios']"
+
+
+def _blocked_signals(native_id: int) -> set[signal.Signals]:
+    """The signals thread ``native_id`` of this process blocks (Linux: /proc SigBlk)."""
+    status = Path(f"/proc/self/task/{native_id}/status").read_text()
+    mask = int(
+        next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16
+    )
+    return {s for s in signal.Signals if mask >> (s.value - 1) & 1}
+
+
+def test_the_sandbox_threads_never_take_a_stop_signal(tmp_path: Path) -> None:
+    # `sandbox up` waits for SIGTERM/SIGHUP in the main thread with their default action in
+    # place: a server thread that took one would end the process with nothing cleaned up.
+    import threading
+
+    from toolbox_tui.sandbox.foreground import STOP_SIGNALS
+    from toolbox_tui.sandbox.stack import Sandbox
+
+    before = {t.native_id for t in threading.enumerate()}
+    with Sandbox(tmp_path / "app"):
+        started = [t for t in threading.enumerate() if t.native_id not in before and t.is_alive()]
+        assert started, "the sandbox's SMTP relay and SendGrid API run in threads"
+        for thread in started:
+            assert thread.native_id is not None
+            assert set(STOP_SIGNALS) <= _blocked_signals(thread.native_id), thread.name
+    assert not set(STOP_SIGNALS) & _blocked_signals(threading.main_thread().native_id or 0)

@@ -57,9 +57,15 @@ def build_demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolboxAp
         database_url="postgresql://toolboxai:demo-db-password@127.0.0.1:1/toolboxai_prod",
         redis_url="redis://:demo-redis-password@127.0.0.1:1/0",
     )
+    # Every service of the Integrations pane there too.
     set_env_values(
         demo.env_file,
-        {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "1", "VAULT_ADDR": "https://127.0.0.1:1"},
+        {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": "1",
+            "VAULT_ADDR": "https://127.0.0.1:1",
+            "SUPABASE_URL": "https://127.0.0.1:1",
+        },
     )
     # Relative paths, so no temporary directory name reaches a screen.
     monkeypatch.chdir(tmp_path)
@@ -68,6 +74,9 @@ def build_demo_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolboxAp
         app_dir=Path("."),
         app_venv=Path("venv"),
         sendgrid_api_url="http://127.0.0.1:1",
+        pusher_api_url="http://127.0.0.1:1",
+        stripe_api_url="http://127.0.0.1:1",
+        virustotal_api_url="http://127.0.0.1:1",
     )
     env = DeploymentEnv.load(config.env_file)
     ctx = CheckContext(env, config, Redactor(env.secret_values()), clock=lambda: FIXED_NOW)
@@ -152,9 +161,10 @@ def test_empty_pane(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore
 
 
 def test_integrations_unreachable(snap_compare, demo_app: ToolboxApp) -> None:  # type: ignore[no-untyped-def]
-    """The Integrations pane when no service answers: the SMTP relay, SendGrid's API and
-    Vault each FAIL saying the connection was refused at 127.0.0.1:1, and the checks that
-    need them are skipped, naming the check they wait for; the rotation workflow passes."""
+    """The Integrations pane when no service answers: the SMTP relay, SendGrid's API,
+    Stripe, Supabase Storage, Pusher and Vault each FAIL saying the connection was refused at
+    127.0.0.1:1, the checks that need them are skipped, naming the check they wait for, as is
+    VirusTotal (unreachable: not judged); the rotation workflow passes."""
 
     async def integrations(pilot) -> None:  # type: ignore[no-untyped-def]
         await finished(pilot)

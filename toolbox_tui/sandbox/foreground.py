@@ -12,10 +12,31 @@ Start child processes before the block, not inside it: a child inherits held sig
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from types import TracebackType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def threads_spared_stop_signals() -> Iterator[None]:
+    """Threads started inside this block never take SIGINT, SIGTERM or SIGHUP.
+
+    The kernel hands a signal sent to the process to any one thread that does not block it.
+    :class:`StopSignals` waits for them in the main thread with their default action in
+    place; had a server thread (the sandbox's SMTP relay, say) taken one instead, that default
+    action would end the whole process at once, with nothing stopped or said. A thread keeps
+    the mask of the thread that started it, so it is set here for the start only.
+
+    Start no child process inside: it would inherit the blocked signals.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class StopSignals:

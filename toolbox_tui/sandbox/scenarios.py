@@ -47,6 +47,31 @@ SCENARIOS: dict[str, Scenario] = {
             "the SendGrid key has lost its Mail Send permission",
         ),
         Scenario(
+            "stripe-test-key",
+            "stripe.live-mode",
+            "the env file's STRIPE_SECRET_KEY is a test key while APP_ENV=production",
+        ),
+        Scenario(
+            "stripe-webhook-events",
+            "stripe.webhook-endpoint",
+            "the app's Stripe webhook endpoint does not subscribe to invoice.payment_failed",
+        ),
+        Scenario(
+            "bucket-public",
+            "storage.bucket-private",
+            "the user-uploads bucket is public",
+        ),
+        Scenario(
+            "bucket-missing",
+            "storage.bucket-private",
+            "there is no user-uploads bucket",
+        ),
+        Scenario(
+            "pusher-secret",
+            "pusher.credentials",
+            "the env file's PUSHER_SECRET is not the Pusher app's",
+        ),
+        Scenario(
             "fernet-not-in-vault",
             "vault.fernet-backup",
             "Vault holds no backup of DATA_ENCRYPTION_KEY",

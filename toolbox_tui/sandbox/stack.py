@@ -25,18 +25,36 @@ from checks.urls import parse_url
 from toolbox_tui.sandbox.app_alembic import add_second_head, copy_alembic
 from toolbox_tui.sandbox.demo import Demo, set_env_values, write_demo
 from toolbox_tui.sandbox.errors import SandboxError
+from toolbox_tui.sandbox.foreground import threads_spared_stop_signals
 from toolbox_tui.sandbox.openbao import OpenBaoServer
 from toolbox_tui.sandbox.postgres import PostgresServer
 from toolbox_tui.sandbox.redis import RedisServer
 from toolbox_tui.sandbox.scenarios import DEMO_BREAKS, SCENARIOS, Scenario
 from toolbox_tui.sandbox.sendgrid_api import MAIL_SEND, DayStats, Sender, SendGridApi
 from toolbox_tui.sandbox.smtp import SmtpServer
+from toolbox_tui.sandbox.soketi import SoketiServer
+from toolbox_tui.sandbox.stripe_peer import StripePeer
+from toolbox_tui.sandbox.supabase_storage import Bucket, SupabaseStorage
 from toolbox_tui.sandbox.tls import CertificateAuthority
 from toolbox_tui.sandbox.vault_seed import ENCRYPTION_SECRET, NAMESPACE, forget_secret, seed_vault
+from toolbox_tui.sandbox.virustotal_api import VirusTotalApi
 
 __all__ = ["DEMO_BREAKS", "SCENARIOS", "Sandbox", "Scenario"]
 
 DATABASE = "toolboxai_prod"
+UPLOADS = "user-uploads"  # the checklist's bucket (TOOLBOX_STORAGE_BUCKET's default)
+# No app runs in the sandbox: the webhook endpoint names where production's would be.
+STRIPE_WEBHOOK_URL = "https://toolboxai.example.com/api/v1/stripe/webhooks"
+# The checklist's six events (as checks.integrations.stripe_webhook requires them), repeated
+# here so that starting the sandbox registers no checks.
+STRIPE_EVENTS = (
+    "checkout.session.completed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+)
 BASELINE = "0001_baseline"
 
 
@@ -62,6 +80,10 @@ class Sandbox:
         # SendGrid's relay and API, started once the demo's key is known.
         self.smtp: SmtpServer | None = None
         self.sendgrid: SendGridApi | None = None
+        self.storage: SupabaseStorage | None = None
+        self.stripe: StripePeer | None = None
+        self.virustotal: VirusTotalApi | None = None
+        self.pusher: SoketiServer | None = None  # once the demo's app keys are known
         self.demo: Demo | None = None
 
     def __enter__(self) -> Sandbox:
@@ -89,6 +111,9 @@ class Sandbox:
             self.ca.write_bundle(self.ca_bundle)
             self._seed_vault(database_url)
             self._start_email()
+            self._start_stripe()
+            self._start_storage()
+            self._start_pusher()
             ini = copy_alembic(self.app_dir)
             revision = BASELINE if "pending-migration" in self.breaks else "heads"
             _migrate(ini, database_url, revision)
@@ -100,7 +125,8 @@ class Sandbox:
 
     def stop(self) -> list[str]:
         """Stop the servers and remove their directories; one sentence per server."""
-        done = [self._stop_email(), self.vault.stop(), self.redis.stop(), self.postgres.stop()]
+        servers = (self.pusher, self.vault, self.redis, self.postgres)
+        done = [self._stop_in_process()] + [s.stop() for s in servers if s is not None]
         return [sentence for sentence in done if sentence is not None]
 
     @property
@@ -113,7 +139,25 @@ class Sandbox:
         overrides = {**self.demo.config_overrides(), "ca_bundle": self.ca_bundle}
         if self.sendgrid is not None:
             overrides["sendgrid_api_url"] = self.sendgrid.url
+        if self.pusher is not None:
+            overrides["pusher_api_url"] = self.pusher.url
+        if self.stripe is not None:
+            overrides["stripe_api_url"] = self.stripe.url
+            overrides["stripe_webhook_url"] = STRIPE_WEBHOOK_URL
+        if self.virustotal is not None:
+            overrides["virustotal_api_url"] = self.virustotal.url
         return overrides
+
+    def _start_pusher(self) -> None:
+        """soketi, serving the demo's Pusher app (its id, key and secret)."""
+        assert self.demo is not None
+        env = DeploymentEnv.load(self.demo.env_file)
+        self.pusher = SoketiServer(
+            env.get("PUSHER_APP_ID") or "",
+            env.get("PUSHER_KEY") or "",
+            env.get("PUSHER_SECRET") or "",
+        )
+        self.pusher.start()
 
     def _start_email(self) -> None:
         """SendGrid's SMTP relay (STARTTLS, AUTH as ``apikey`` with the demo's key) and its
@@ -121,18 +165,54 @@ class Sandbox:
         assert self.demo is not None
         env = DeploymentEnv.load(self.demo.env_file)
         key = env.get("SENDGRID_API_KEY") or ""
-        self.smtp = SmtpServer(self.ca, key).start()
         tls = self.ca.issue("127.0.0.1").server_context(self._private_dir("sendgrid"))
         today = (self._now or datetime.now(UTC)).date()
         day = DayStats(requests=1200, delivered=1188, bounces=6)
-        self.sendgrid = SendGridApi(
-            key,
-            senders=[Sender(env.get("FROM_EMAIL") or "noreply@toolboxai.com")],
-            stats={today: day, today - timedelta(days=1): day},
-            tls=tls,
-        ).start()
+        # Both serve from threads of this process: see threads_spared_stop_signals.
+        with threads_spared_stop_signals():
+            self.smtp = SmtpServer(self.ca, key).start()
+            self.sendgrid = SendGridApi(
+                key,
+                senders=[Sender(env.get("FROM_EMAIL") or "noreply@toolboxai.com")],
+                stats={today: day, today - timedelta(days=1): day},
+                tls=tls,
+            ).start()
         set_env_values(
             self.demo.env_file, {"SMTP_HOST": self.smtp.host, "SMTP_PORT": str(self.smtp.port)}
+        )
+
+    def _start_stripe(self) -> None:
+        """Stripe (localstripe) accepting the demo's live key, with the app's webhook endpoint
+        subscribed to the checklist's six events and a day of successful charges."""
+        assert self.demo is not None
+        env = DeploymentEnv.load(self.demo.env_file)
+        tls = self.ca.issue("127.0.0.1").server_context(self._private_dir("stripe"))
+        with threads_spared_stop_signals():
+            self.stripe = StripePeer(env.get("STRIPE_SECRET_KEY") or "", tls=tls).start()
+        self.stripe.add_webhook_endpoint(
+            STRIPE_WEBHOOK_URL, STRIPE_EVENTS, secret=env.get("STRIPE_WEBHOOK_SECRET")
+        )
+        now = self._now or datetime.now(UTC)
+        for hours_ago in (1, 5, 9, 20):
+            self.stripe.add_charge(created=now - timedelta(hours=hours_ago))
+
+    def _start_storage(self) -> None:
+        """Supabase Storage over TLS with the app's bucket, private and holding files; the env
+        file gets its URL and keys signed with the stand-in's own JWT secret."""
+        assert self.demo is not None
+        tls = self.ca.issue("127.0.0.1").server_context(self._private_dir("supabase"))
+        env = DeploymentEnv.load(self.demo.env_file)
+        with threads_spared_stop_signals():
+            self.storage = SupabaseStorage(secrets.token_urlsafe(32), tls=tls).start()
+            self.virustotal = VirusTotalApi(env.get("VIRUSTOTAL_API_KEY") or "").start()
+        self.storage.add_bucket(UPLOADS, objects=["tenant-1/welcome.pdf", "tenant-2/avatar.png"])
+        set_env_values(
+            self.demo.env_file,
+            {
+                "SUPABASE_URL": self.storage.url,
+                "SUPABASE_KEY": self.storage.sign_key("anon", now=self._now),
+                "SUPABASE_SERVICE_KEY": self.storage.sign_key("service_role", now=self._now),
+            },
         )
 
     def _private_dir(self, name: str) -> Path:
@@ -140,12 +220,19 @@ class Sandbox:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         return folder
 
-    def _stop_email(self) -> str | None:
-        servers = [s for s in (self.smtp, self.sendgrid) if s is not None]
+    def _stop_in_process(self) -> str | None:
+        """The stand-ins that serve from threads of ours: SMTP, SendGrid, Supabase Storage."""
+        peers = (self.smtp, self.sendgrid, self.stripe, self.storage, self.virustotal)
+        servers = [s for s in peers if s is not None]
         for server in servers:
             server.stop()
-        self.smtp = self.sendgrid = None
-        return "the SMTP relay and the SendGrid API stopped." if servers else None
+        self.smtp = self.sendgrid = self.stripe = self.storage = self.virustotal = None
+        if not servers:
+            return None
+        return (
+            "the SMTP relay and the SendGrid, Stripe, Supabase Storage and VirusTotal "
+            "stand-ins stopped."
+        )
 
     def _seed_vault(self, database_url: str) -> None:
         """Vault as production's: the app's namespace, AppRole and secrets, with the backup of
@@ -193,6 +280,12 @@ _APPLY: dict[str, Callable[[Sandbox], object]] = {
     "fernet-not-in-vault": lambda sandbox: forget_secret(sandbox.vault, ENCRYPTION_SECRET),
     "smtp-auth": lambda sandbox: _break_smtp_login(sandbox),
     "sendgrid-scope": lambda sandbox: _drop_mail_send(sandbox),
+    "stripe-test-key": lambda sandbox: _use_stripe_test_key(sandbox),
+    "stripe-webhook-events": lambda sandbox: _drop_webhook_event(sandbox, "invoice.payment_failed"),
+    "bucket-public": lambda sandbox: _uploads(sandbox).__setattr__("public", True),
+    "bucket-missing": lambda sandbox: _storage(sandbox).buckets.pop(UPLOADS),
+    # The env file holds a secret the Pusher app never had (a paste from another app).
+    "pusher-secret": lambda sandbox: _set_env(sandbox, PUSHER_SECRET=secrets.token_hex(10)),
 }
 
 
@@ -206,6 +299,31 @@ def _drop_mail_send(sandbox: Sandbox) -> None:
     """The key lost its Mail Send permission (a key made for stats only)."""
     assert sandbox.sendgrid is not None
     sandbox.sendgrid.scopes = [s for s in sandbox.sendgrid.scopes if s != MAIL_SEND]
+
+
+def _use_stripe_test_key(sandbox: Sandbox) -> None:
+    """A test key pasted into production's env file (Stripe accepts it: in test mode)."""
+    assert sandbox.stripe is not None
+    key = "sk_test_" + secrets.token_hex(24)
+    sandbox.stripe.keys.add(key)
+    _set_env(sandbox, STRIPE_SECRET_KEY=key)
+
+
+def _drop_webhook_event(sandbox: Sandbox, event: str) -> None:
+    """The endpoint was made by hand and one of the six events was forgotten."""
+    assert sandbox.stripe is not None
+    [endpoint] = sandbox.stripe.webhook_endpoints
+    events = [e for e in endpoint.enabled_events if e != event]
+    sandbox.stripe.update_webhook_endpoint(endpoint.id, enabled_events=events)
+
+
+def _storage(sandbox: Sandbox) -> SupabaseStorage:
+    assert sandbox.storage is not None
+    return sandbox.storage
+
+
+def _uploads(sandbox: Sandbox) -> Bucket:
+    return _storage(sandbox).buckets[UPLOADS]
 
 
 def _set_env(sandbox: Sandbox, **values: str) -> None:
