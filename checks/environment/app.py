@@ -8,15 +8,8 @@ from __future__ import annotations
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check
-from checks.environment.values import (
-    ENV_FILE_CHECK,
-    PANE,
-    Findings,
-    is_production,
-    require,
-    require_bool,
-    require_int,
-)
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, is_production, require, require_bool, require_int
 from checks.settings import DeploymentEnv
 
 PRODUCTION_LOG_LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check
-from checks.environment.values import ENV_FILE_CHECK, PANE, Findings, parse_int, require_url
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, parse_int, require_url
 from checks.postgres import DatabaseUnavailable, parse_database_url
 from checks.urls import ParsedURL, reused_public_part, urllib_agrees
 

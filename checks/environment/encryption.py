@@ -15,7 +15,8 @@ from checks.checklist import ENVIRONMENT, SECURITY
 from checks.context import CheckContext
 from checks.core import Outcome, Plan, action, check
 from checks.environment.editing import current_env, unreadable_plan, update_plan, write_planned
-from checks.environment.values import ENV_FILE_CHECK, PANE, Findings, require
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, require
 from checks.settings import DeploymentEnv
 
 CURRENT = "DATA_ENCRYPTION_KEY"

@@ -25,7 +25,8 @@ from checks.core import (
     warned,
 )
 from checks.environment.editing import current_env, locked_step, unreadable_plan
-from checks.environment.values import ENV_FILE_CHECK, PANE, Findings
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings
 from checks.settings import env_file_mode
 
 TIGHTEN = "env.tighten-permissions"

@@ -10,15 +10,8 @@ import re
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check
-from checks.environment.values import (
-    ENV_FILE_CHECK,
-    PANE,
-    Findings,
-    is_production,
-    require,
-    require_bool,
-    require_int,
-)
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, is_production, require, require_bool, require_int
 
 SENDGRID_HOST = "smtp.sendgrid.net"
 SENDGRID_USER = "apikey"

@@ -10,14 +10,8 @@ import re
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check
-from checks.environment.values import (
-    ENV_FILE_CHECK,
-    PANE,
-    Findings,
-    is_production,
-    require,
-    require_bool,
-)
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, is_production, require, require_bool
 
 _SECRET = re.compile(r"(?:sk|rk)_(live|test)_\S+")
 _PUBLISHABLE = re.compile(r"pk_(live|test)_\S+")

@@ -11,13 +11,8 @@ import re
 from checks.checklist import ENVIRONMENT, VAULT_AUTOMATION_GAP
 from checks.context import CheckContext
 from checks.core import Outcome, check
-from checks.environment.values import (
-    ENV_FILE_CHECK,
-    PANE,
-    Findings,
-    require,
-    require_https_url,
-)
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, require, require_https_url
 
 _DIGITS = re.compile(r"[0-9]+")
 # Each frontend variable must equal its backend original, or the browser subscribes elsewhere.

@@ -8,7 +8,8 @@ from __future__ import annotations
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check
-from checks.environment.values import ENV_FILE_CHECK, PANE, Findings, is_placeholder
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, is_placeholder
 from checks.settings import ENV_GROUPS, EnvGroup, vars_in_group
 
 # The checklist item each group of variables fills in.

@@ -13,7 +13,8 @@ from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, Plan, action, check
 from checks.environment.editing import current_env, unreadable_plan, update_plan, write_planned
-from checks.environment.values import ENV_FILE_CHECK, PANE, Findings, require
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, require
 
 KEY_BYTES = 32
 MIN_HEX_CHARS = 2 * KEY_BYTES

@@ -12,14 +12,8 @@ import re
 from checks.checklist import ENVIRONMENT, SECURITY
 from checks.context import CheckContext
 from checks.core import Outcome, check
-from checks.environment.values import (
-    ENV_FILE_CHECK,
-    PANE,
-    Findings,
-    require,
-    require_bool,
-    require_https_url,
-)
+from checks.environment.values import ENV_FILE_CHECK, PANE
+from checks.findings import Findings, require, require_bool, require_https_url
 from checks.urls import ParsedURL
 
 ANON = "anon"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from checks.context import CheckContext
 from checks.core import ActionFailed, Plan, action, plan, refused_plan
 from checks.environment.mail import address_problem
-from checks.environment.values import Findings, require
+from checks.findings import Findings, require
 from checks.integrations import PANE
 from checks.integrations.email_smtp import PASSWORD, SMTP_TIMEOUT, Relay, relay, send, thread_log
 from checks.net import phase_timeout

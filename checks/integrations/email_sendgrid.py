@@ -15,7 +15,7 @@ from typing import Any
 from checks.checklist import DEPLOY, MONITORING
 from checks.context import CheckContext
 from checks.core import CheckFailed, Outcome, Status, check, failed, passed, warned
-from checks.environment.values import Findings, require
+from checks.findings import Findings, require
 from checks.integrations import PANE
 from checks.integrations.sendgrid_client import (
     DEFAULT_API_URL,

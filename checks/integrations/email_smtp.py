@@ -27,7 +27,7 @@ from checks.checklist import PRE_DEPLOY
 from checks.context import CheckContext
 from checks.core import CheckFailed, Outcome, check, passed
 from checks.environment.mail import IMPLICIT_TLS_PORT
-from checks.environment.values import Findings, require, require_bool, require_int
+from checks.findings import Findings, require, require_bool, require_int
 from checks.integrations import PANE
 from checks.net import explain_transport, phase_timeout, tls_context
 

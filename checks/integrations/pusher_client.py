@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from checks import net
 from checks.context import CheckContext
 from checks.core import CheckFailed
-from checks.environment.values import Findings, require
+from checks.findings import Findings, require
 from checks.urls import parse_url
 
 if TYPE_CHECKING:

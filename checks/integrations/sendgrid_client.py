@@ -24,7 +24,7 @@ from typing import Any
 
 from checks.context import CheckContext
 from checks.core import CheckFailed
-from checks.environment.values import Findings, require
+from checks.findings import Findings, require
 from checks.net import http_client, http_failures, service_base_url
 
 DEFAULT_API_URL = "https://api.sendgrid.com"

@@ -38,7 +38,7 @@ from checks.core import (
     refused_plan,
     warned,
 )
-from checks.environment.values import Findings, parse_bool, require
+from checks.findings import Findings, parse_bool, require
 from checks.integrations import PANE
 from checks.integrations.storage_client import (
     ANON_KEY,

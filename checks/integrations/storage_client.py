@@ -32,7 +32,7 @@ from urllib.parse import quote
 from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.environment.storage import KEYS_HINT
-from checks.environment.values import Findings, require
+from checks.findings import Findings, require
 from checks.net import explain, http_client, service_base_url
 
 if TYPE_CHECKING:

@@ -29,7 +29,8 @@ from checks.core import (
     passed,
     warned,
 )
-from checks.environment.values import ENV_FILE_CHECK, is_production
+from checks.environment.values import ENV_FILE_CHECK
+from checks.findings import is_production
 from checks.integrations import PANE
 from checks.integrations.stripe_client import (
     DEFAULT_API_URL,

@@ -31,7 +31,7 @@ from checks.core import (
     plan,
     refused_plan,
 )
-from checks.environment.values import Findings, require
+from checks.findings import Findings, require
 from checks.integrations import PANE
 from checks.integrations.vault import LOGIN, KvSecret, read_kv
 from checks.integrations.vault_client import app_login, call, vault_address, vault_message

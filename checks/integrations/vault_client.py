@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from checks import net
 from checks.context import CheckContext
 from checks.core import CheckFailed
-from checks.environment.values import Findings, require, require_https_url
+from checks.findings import Findings, require, require_https_url
 
 if TYPE_CHECKING:
     import hvac

@@ -9,7 +9,7 @@ import pytest
 from fake_deployment import SUPABASE_REF, Deployment, RunCheck, random_alnum, supabase_key
 
 from checks.core import Status
-from checks.environment.values import MAX_DIGITS, is_placeholder, parse_bool, parse_int
+from checks.findings import MAX_DIGITS, is_placeholder, parse_bool, parse_int
 from checks.settings import ENV_GROUPS, vars_in_group
 
 FAIL, WARN, PASS = Status.FAIL, Status.WARN, Status.PASS
