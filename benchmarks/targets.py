@@ -26,20 +26,18 @@ def toolbox_tui() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "toolbox_tui.cli"]
 
 
-def deployment_flags(overrides: Mapping[str, object]) -> list[str]:
-    """``--env-file X --app-dir Y ...`` for a demo's or sandbox's ``config_overrides()``."""
-    flags: list[str] = []
-    for name, value in overrides.items():
-        flags += [f"--{name.replace('_', '-')}", str(value)]
-    return flags
+def deployment_env(overrides: Mapping[str, object]) -> list[str]:
+    """``env TOOLBOX_ENV_FILE=... TOOLBOX_APP_DIR=...`` for a demo's or sandbox's
+    ``config_overrides()``: every setting has its variable (not every one has a flag)."""
+    return ["env", *(f"TOOLBOX_{name.upper()}={value}" for name, value in overrides.items())]
 
 
 def dashboard(overrides: Mapping[str, object]) -> list[str]:
-    return [*toolbox_tui(), *deployment_flags(overrides)]
+    return [*deployment_env(overrides), *toolbox_tui()]
 
 
 def check(overrides: Mapping[str, object], *options: str) -> list[str]:
-    return [*toolbox_tui(), "check", *options, *deployment_flags(overrides)]
+    return [*deployment_env(overrides), *toolbox_tui(), "check", *options]
 
 
 def bare_app() -> list[str]:
