@@ -279,7 +279,8 @@ async def _plan_fix_webhook(ctx: CheckContext) -> Plan:
         endpoint = _best(ours)
         lines = [f"Update the Stripe webhook endpoint {endpoint.id} for {url} ({where.mode} mode):"]
         if endpoint.missing:
-            lines.append(f"add the events {', '.join(endpoint.missing)}, keeping its others.")
+            events = "the event" if len(endpoint.missing) == 1 else "the events"
+            lines.append(f"add {events} {', '.join(endpoint.missing)}, keeping its others.")
         if not endpoint.enabled:
             lines.append(
                 "enable it again (Stripe disables an endpoint whose deliveries keep failing: "

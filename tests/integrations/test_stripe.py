@@ -623,7 +623,7 @@ async def test_the_fix_adds_the_missing_events_and_keeps_the_secret(
     assert done.outcome == "ok", done.message
     assert lines[:3] == [
         f"Update the Stripe webhook endpoint {endpoint.id} for {WEBHOOK_URL} (live mode):",
-        "add the events invoice.payment_failed, keeping its others.",
+        "add the event invoice.payment_failed, keeping its others.",
         "STRIPE_WEBHOOK_SECRET is not replaced: the endpoint keeps its signing secret.",
     ]
     [after] = stripe_peer.webhook_endpoints

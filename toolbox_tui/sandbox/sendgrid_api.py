@@ -23,16 +23,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from toolbox_tui.sandbox.errors import SandboxError
+from toolbox_tui.sandbox.http_peer import HOST, ThreadedHttpPeer
 
 if TYPE_CHECKING:
     import ssl
 
-HOST = "127.0.0.1"
 MAIL_SEND = "mail.send"
 STATS_READ = "stats.read"
 # The scope this fake asks of GET /v3/verified_senders. SendGrid's documentation does not
@@ -45,7 +43,6 @@ REQUIRED_SCOPES: Mapping[tuple[str, str], str] = {
     ("POST", "/v3/mail/send"): MAIL_SEND,
 }
 MAX_BODY_BYTES = 1024 * 1024
-_POLL_INTERVAL = 0.05  # how soon stop() is noticed by the serving thread
 # Every metric SendGrid's global stats report, in its order.
 METRICS = (
     "blocks",
@@ -128,13 +125,15 @@ class ApiRequest:
     """The parsed JSON body (``POST /v3/mail/send``), or None."""
 
 
-class SendGridApi:
+class SendGridApi(ThreadedHttpPeer):
     """``with SendGridApi(api_key) as api:`` then point the checks at ``api.url``.
 
     Break it by changing ``api_key`` (every request then gets 401), ``scopes``,
     ``senders`` (see :meth:`add_sender`) or ``stats`` (a :class:`DayStats` per date). ``sent``
     lists the bodies of the mail it accepted; ``requests`` every request.
     """
+
+    NAME = "SendGrid API"
 
     def __init__(
         self,
@@ -146,16 +145,13 @@ class SendGridApi:
         tls: ssl.SSLContext | None = None,
         host: str = HOST,
     ) -> None:
+        super().__init__(tls=tls, host=host)
         self.api_key = api_key
         self.scopes: list[str] = list(scopes)
         self.senders: list[Sender] = []
         self.stats: dict[date, DayStats] = dict(stats or {})
-        self.host = host
-        self._tls = tls
         self._lock = threading.Lock()
         self._requests: list[ApiRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         for sender in senders:
             self.add_sender(sender)
 
@@ -182,63 +178,8 @@ class SendGridApi:
         with self._lock:
             self._requests.clear()
 
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise SandboxError("the SendGrid API has not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The base URL, as ``SendGridAPIClient(host=...)`` and TOOLBOX_SENDGRID_API_URL take it."""
-        scheme = "https" if self._tls is not None else "http"
-        return f"{scheme}://{self.host}:{self.port}"
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        if self._server is not None:
-            raise SandboxError("this SendGrid API is already running")
-        try:
-            server = _QuietServer((self.host, 0), _handler_for(self))
-        except OSError as exc:
-            raise SandboxError(f"the SendGrid API could not listen on {self.host}: {exc}") from exc
-        if self._tls is not None:
-            # The handshake waits for the first read, in the request's own thread: a client
-            # that never completes it does not hold up the others.
-            server.socket = self._tls.wrap_socket(
-                server.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _POLL_INTERVAL},
-            name="sandbox-sendgrid",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket; safe to repeat."""
-        server, self._server = self._server, None
-        thread, self._thread = self._thread, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
+        return _QuietServer(address, _handler_for(self))
 
     # -- answering ------------------------------------------------------------------------
 

@@ -45,17 +45,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote, urlsplit
 
-from toolbox_tui.sandbox.errors import SandboxError
+from toolbox_tui.sandbox.http_peer import HOST, ThreadedHttpPeer
 
 if TYPE_CHECKING:
     import socket
     import ssl
 
-HOST = "127.0.0.1"
 ANON = "anon"
 SERVICE_ROLE = "service_role"
 KEY_ROLES = (ANON, SERVICE_ROLE)
@@ -64,7 +62,6 @@ MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_LIMIT = 100
 # When the sandbox's buckets were made: fixed, so lists are the same from run to run.
 CREATED = "2026-01-05T09:00:00.000Z"
-_POLL_INTERVAL = 0.05  # how soon stop() is noticed by the serving thread
 _SOCKET_TIMEOUT = 10.0  # a client that connects and then says nothing is dropped after this
 _JOIN_TIMEOUT = 5.0
 # What the API gateway answers, word for word.
@@ -130,7 +127,7 @@ class StorageRequest:
     """The ``X-Client-Info`` header the supabase SDK sends (``supabase-py/...``)."""
 
 
-class SupabaseStorage:
+class SupabaseStorage(ThreadedHttpPeer):
     """``with SupabaseStorage(jwt_secret, tls=context) as storage:`` then set SUPABASE_URL to
     ``storage.url`` and sign the keys with :meth:`sign_key` (or give it the secret that
     signed the deployment's keys).
@@ -140,6 +137,8 @@ class SupabaseStorage:
     refused) or :attr:`hang`. :attr:`requests` lists what it answered.
     """
 
+    NAME = "Supabase storage stand-in"
+
     def __init__(
         self,
         jwt_secret: str,
@@ -148,18 +147,15 @@ class SupabaseStorage:
         tls: ssl.SSLContext | None = None,
         host: str = HOST,
     ) -> None:
+        super().__init__(tls=tls, host=host)
         self.jwt_secret = jwt_secret
         self.buckets: dict[str, Bucket] = {}
         self.anon_reads_buckets = False
         """A SELECT policy on ``storage.buckets`` for roles other than service_role."""
         self.hang = False
         """Read each request, then never answer (until stopped)."""
-        self.host = host
-        self._tls = tls
         self._lock = threading.Lock()
         self._requests: list[StorageRequest] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._released = threading.Event()
         self._hanging = threading.Event()
         for bucket in buckets:
@@ -207,69 +203,29 @@ class SupabaseStorage:
         return jwt.encode(claims, secret or self.jwt_secret, algorithm="HS256")
 
     @property
-    def port(self) -> int:
-        if self._server is None:
-            raise SandboxError("the Supabase storage stand-in has not started")
-        return int(self._server.server_address[1])
-
-    @property
     def url(self) -> str:
         """The project URL, as SUPABASE_URL and ``create_client`` take it."""
-        scheme = "https" if self._tls is not None else "http"
-        return f"{scheme}://{self.host}:{self.port}"
+        return super().url
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def _make_server(self, address: tuple[str, int]) -> _Server:
+        return _Server(address, _handler_for(self))
+
     def start(self) -> Self:
-        if self._server is not None:
-            raise SandboxError("this Supabase storage stand-in is already running")
-        try:
-            server = _Server((self.host, 0), _handler_for(self))
-        except OSError as exc:
-            raise SandboxError(
-                f"the Supabase storage stand-in could not listen on {self.host}: {exc}"
-            ) from exc
-        if self._tls is not None:
-            # The handshake waits for the first read, in the request's own thread: a client
-            # that never completes it does not hold up the others.
-            server.socket = self._tls.wrap_socket(
-                server.socket, server_side=True, do_handshake_on_connect=False
-            )
         self._released.clear()
         self._hanging.clear()
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _POLL_INTERVAL},
-            name="sandbox-supabase-storage",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Stop serving, release hung requests, close every socket and wait for the request
         threads to end; safe to repeat."""
-        server, self._server = self._server, None
-        thread, self._thread = self._thread, None
-        self._released.set()
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            server.join_handlers(_JOIN_TIMEOUT)
-        if thread is not None:
-            thread.join()
+        self._released.set()  # hung requests end first: nothing may wait on them
+        super().stop()
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _stopped(self, server: ThreadingHTTPServer) -> None:
+        assert isinstance(server, _Server)
+        server.join_handlers(_JOIN_TIMEOUT)
 
     def wait_until_released(self) -> None:
         """What a request does while :attr:`hang` is set: wait for :meth:`stop`."""

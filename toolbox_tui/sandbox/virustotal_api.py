@@ -8,11 +8,11 @@ process; no VirusTotal server runs anywhere but VirusTotal.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from toolbox_tui.sandbox.http_peer import ThreadedHttpPeer
 
 
 @dataclass(frozen=True)
@@ -21,52 +21,25 @@ class VtRequest:
     apikey: str
 
 
-class VirusTotalApi:
+class VirusTotalApi(ThreadedHttpPeer):
     """``GET /api/v3/users/{id}`` as VirusTotal answers it: the user object when the
     ``x-apikey`` header is the known key (``id`` being that key), its JSON errors otherwise
     (``{"error": {"code": ..., "message": ...}}``): 401 AuthenticationRequiredError without
     a key, 401 WrongCredentialsError for another, 429 QuotaExceededError when
     :attr:`quota_exceeded`, 404 NotFoundError for another path. Plain http on loopback."""
 
+    NAME = "VirusTotal API"
+
     def __init__(self, api_key: str) -> None:
+        super().__init__()
         self.api_key = api_key
         self.quota_exceeded = False
         self.requests: list[VtRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> Self:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the serving thread; safe to repeat."""
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        if server is not None and thread is not None:
-            server.shutdown()
-            server.server_close()
-            thread.join()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(address, _handler_for(self))
+        server.daemon_threads = True
+        return server
 
     def answer(self, path: str, apikey: str) -> tuple[int, Any]:
         self.requests.append(VtRequest(path, apikey))
