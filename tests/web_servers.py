@@ -13,7 +13,6 @@ import contextlib
 import json
 import socket
 import ssl
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -182,23 +181,10 @@ def unanswered_port() -> Iterator[int]:
 
 @contextlib.contextmanager
 def silent_port() -> Iterator[int]:
-    """Accepts connections and never sends a byte (a hung process behind the port)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                accepted.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
+    """A loopback port that accepts connections and never says a word, not even TLS (a hung
+    process behind the port): the kernel completes them from the listen queue, and nothing
+    ever reads them."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind((HOST, 0))
+        listener.listen(8)
         yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for sock in (*accepted, listener):
-            sock.close()

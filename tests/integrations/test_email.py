@@ -10,8 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,17 @@ import checks.integrations.email
 from checks.context import CheckContext
 from checks.core import CheckFailed, CheckResult, Outcome, Status, registry
 from checks.redact import Redactor
-from checks.runner import ActionDone, Finished, Log, run_action, run_checks
-from tests.web_servers import unanswered_port
+from checks.runner import ActionDone
+from tests.web_servers import silent_port, unanswered_port
 from toolbox_tui.sandbox.ports import free_port
 from toolbox_tui.sandbox.sendgrid_api import MAIL_SEND, STATS_READ, DayStats, Sender, SendGridApi
 from toolbox_tui.sandbox.smtp import Login, SmtpServer
 from toolbox_tui.sandbox.tls import CertificateAuthority
 
-# Relative: the very module pytest loaded for the fixtures (this directory is a package).
 from .conftest import FROM_EMAIL, KEY, OTHER_KEY, TODAY, YESTERDAY, EmailContext
+
+# Relative: the very module pytest loaded for the fixtures (this directory is a package).
+from .running import assert_fails, check, fix, run
 
 assert checks.environment and checks.integrations.email  # registered: env.* and email.*
 
@@ -43,59 +44,11 @@ SEND_TEST = "email.send-test"
 RECIPIENT = "ops@example.com"
 
 
-@dataclass(frozen=True)
-class Ran:
-    result: CheckResult
-    logs: list[str]
-
-
-async def run(ctx: CheckContext, *check_ids: str) -> dict[str, Ran]:
-    """The checks (and those they need) through the real runner: each one's result and log."""
-    results: dict[str, CheckResult] = {}
-    logs: dict[str, list[str]] = {}
-    async for event in run_checks(registry.select(ids=check_ids), ctx):
-        if isinstance(event, Finished):
-            results[event.result.id] = event.result
-        elif isinstance(event, Log):
-            logs.setdefault(event.source, []).append(event.line)
-    return {i: Ran(results[i], logs.get(i, [])) for i in results}
-
-
-async def check(ctx: CheckContext, check_id: str) -> CheckResult:
-    return (await run(ctx, check_id))[check_id].result
+# --- email.smtp-login ---------------------------------------------------------------------
 
 
 async def act(ctx: CheckContext) -> tuple[list[str], ActionDone]:
-    """The test-email action through the real runner: its log lines and how it ended."""
-    lines: list[str] = []
-    done: ActionDone | None = None
-    async for event in run_action(registry.actions[SEND_TEST], ctx, confirmed=True):
-        if isinstance(event, Log):
-            lines.append(event.line)
-        elif isinstance(event, ActionDone):
-            done = event
-    assert done is not None
-    return lines, done
-
-
-def assert_fails(result: CheckResult, *phrases: str) -> None:
-    assert result.status is Status.FAIL, (result.status, result.message, result.hint)
-    said = f"{result.message} {result.hint}"
-    for phrase in phrases:
-        assert phrase in said, (phrase, said)
-
-
-@contextlib.contextmanager
-def silent_port() -> Iterator[int]:
-    """A loopback port that accepts connections (the kernel completes them from the listen
-    queue) and never says a word."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield listener.getsockname()[1]
-
-
-# --- email.smtp-login ---------------------------------------------------------------------
+    return await fix(ctx, SEND_TEST)
 
 
 async def test_smtp_login_passes_and_sends_nothing(

@@ -23,10 +23,10 @@ from checks.config import ToolboxConfig
 from checks.context import CheckContext
 from checks.core import CheckFailed, CheckResult, Outcome, Plan, Status, registry
 from checks.redact import Redactor
-from checks.runner import ActionDone, Finished, Log, build_plan, run_action, run_checks
+from checks.runner import ActionDone, build_plan
 from checks.settings import DeploymentEnv
 from tests.conftest import FIXED_NOW
-from tests.web_servers import WebServer, json_reply
+from tests.web_servers import WebServer, json_reply, silent_port
 from toolbox_tui.sandbox.ports import free_port
 from toolbox_tui.sandbox.supabase_storage import (
     ANON,
@@ -36,8 +36,10 @@ from toolbox_tui.sandbox.supabase_storage import (
 )
 from toolbox_tui.sandbox.tls import CertificateAuthority
 
-# Relative: the very module pytest loaded for the fixtures (this directory is a package).
 from .conftest import write_env
+
+# Relative: the very module pytest loaded for the fixtures (this directory is a package).
+from .running import assert_fails, check, fix, run
 from .storage_fixtures import (
     BUCKET,
     JWT_SECRET,
@@ -66,13 +68,11 @@ class Keys:
     service: str
 
 
-@dataclass(frozen=True)
-class Ran:
-    result: CheckResult
-    logs: list[str]
-
-
 # --- fixtures -------------------------------------------------------------------------------
+
+
+async def act(ctx: CheckContext, plan: Plan | None = None) -> tuple[list[str], ActionDone]:
+    return await fix(ctx, CREATE, plan)
 
 
 @pytest.fixture(scope="session")
@@ -160,53 +160,6 @@ def storage_context(
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-async def run(ctx: CheckContext, *check_ids: str) -> dict[str, Ran]:
-    """The checks (and those they need) through the real runner: each one's result and log."""
-    results: dict[str, CheckResult] = {}
-    logs: dict[str, list[str]] = {}
-    async for event in run_checks(registry.select(ids=check_ids), ctx):
-        if isinstance(event, Finished):
-            results[event.result.id] = event.result
-        elif isinstance(event, Log):
-            logs.setdefault(event.source, []).append(event.line)
-    return {i: Ran(results[i], logs.get(i, [])) for i in results}
-
-
-async def check(ctx: CheckContext, check_id: str) -> CheckResult:
-    return (await run(ctx, check_id))[check_id].result
-
-
-async def act(ctx: CheckContext, plan: Plan | None = None) -> tuple[list[str], ActionDone]:
-    """The create-bucket action through the real runner (with ``plan``, the one previewed
-    before): its log lines and how it ended."""
-    lines: list[str] = []
-    done: ActionDone | None = None
-    action = registry.actions[CREATE]
-    async for event in run_action(action, ctx, confirmed=True, plan=plan):
-        if isinstance(event, Log):
-            lines.append(event.line)
-        elif isinstance(event, ActionDone):
-            done = event
-    assert done is not None
-    return lines, done
-
-
-def assert_fails(result: CheckResult, *phrases: str) -> None:
-    assert result.status is Status.FAIL, (result.status, result.message, result.hint)
-    said = f"{result.message} {result.hint}"
-    for phrase in phrases:
-        assert phrase in said, (phrase, said)
-
-
-@contextlib.contextmanager
-def silent_port() -> Iterator[int]:
-    """A loopback port that accepts connections and never says a word (not even TLS)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield listener.getsockname()[1]
 
 
 # --- the stand-in speaks Supabase Storage to the real SDK -----------------------------------

@@ -12,8 +12,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,14 +25,15 @@ from checks.context import CheckContext
 from checks.core import CheckFailed, CheckResult, Outcome, Plan, Status, registry
 from checks.integrations.stripe_webhook import WEBHOOK_EVENTS
 from checks.redact import Redactor
-from checks.runner import ActionDone, Finished, Log, build_plan, run_action, run_checks
+from checks.runner import ActionDone, build_plan
 from checks.settings import DeploymentEnv
 from tests.conftest import FIXED_NOW
-from tests.web_servers import unanswered_port
+from tests.web_servers import silent_port, unanswered_port
 from toolbox_tui.sandbox.ports import free_port
 from toolbox_tui.sandbox.stripe_peer import Account, StripePeer
 from toolbox_tui.sandbox.tls import CertificateAuthority
 
+from .running import assert_fails, check, fix, run
 from .stripe_fixtures import (
     KEY,
     OTHER_KEY,
@@ -59,58 +59,6 @@ FIX = "stripe.fix-webhook"
 SINCE = "since 2026-11-27 12:00 UTC"
 
 
-@dataclass(frozen=True)
-class Ran:
-    result: CheckResult
-    logs: list[str]
-
-
-async def run(ctx: CheckContext, *check_ids: str) -> dict[str, Ran]:
-    """The checks (and those they need) through the real runner: each one's result and log."""
-    results: dict[str, CheckResult] = {}
-    logs: dict[str, list[str]] = {}
-    async for event in run_checks(registry.select(ids=check_ids), ctx):
-        if isinstance(event, Finished):
-            results[event.result.id] = event.result
-        elif isinstance(event, Log):
-            logs.setdefault(event.source, []).append(event.line)
-    return {i: Ran(results[i], logs.get(i, [])) for i in results}
-
-
-async def check(ctx: CheckContext, check_id: str) -> CheckResult:
-    return (await run(ctx, check_id))[check_id].result
-
-
-async def act(ctx: CheckContext, planned: Plan | None = None) -> tuple[list[str], ActionDone]:
-    """The webhook fix through the real runner: its log lines (the plan first) and its end."""
-    lines: list[str] = []
-    done: ActionDone | None = None
-    async for event in run_action(registry.actions[FIX], ctx, confirmed=True, plan=planned):
-        if isinstance(event, Log):
-            lines.append(event.line)
-        elif isinstance(event, ActionDone):
-            done = event
-    assert done is not None
-    return lines, done
-
-
-def assert_fails(result: CheckResult, *phrases: str) -> None:
-    assert result.status is Status.FAIL, (result.status, result.message, result.hint)
-    said = f"{result.message} {result.hint}"
-    for phrase in phrases:
-        assert phrase in said, (phrase, said)
-
-
-@contextlib.contextmanager
-def silent_port() -> Iterator[int]:
-    """A loopback port that accepts connections (the kernel completes them from the listen
-    queue) and never says a word."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield listener.getsockname()[1]
-
-
 def env_value(ctx: CheckContext, name: str) -> str | None:
     return DeploymentEnv.load(ctx.config.env_file).get(name)
 
@@ -121,6 +69,10 @@ def backups(ctx: CheckContext) -> list[Path]:
 
 
 # --- stripe.key-valid ---------------------------------------------------------------------
+
+
+async def act(ctx: CheckContext, plan: Plan | None = None) -> tuple[list[str], ActionDone]:
+    return await fix(ctx, FIX, plan)
 
 
 async def test_key_valid_passes_through_the_sdk(

@@ -2,7 +2,7 @@
 loopback port, plain or TLS, and a stop that leaves nothing running.
 
 Provides :class:`ThreadedHttpPeer`. A stand-in names itself (``NAME``) and builds its server
-(``_make_server``: a ``ThreadingHTTPServer`` on the given address with its handler); the
+(``_make_server``: a :class:`QuietServer` on the given address with its handler); the
 base starts, stops and says where it listens.
 """
 
@@ -12,12 +12,23 @@ import ssl
 import threading
 from http.server import ThreadingHTTPServer
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from toolbox_tui.sandbox.errors import SandboxError
 
 HOST = "127.0.0.1"
 _POLL_INTERVAL = 0.05  # how soon stop() is noticed by the serving thread
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threaded HTTP server whose request threads never keep the process alive, and that
+    prints nothing when a client hangs up or refuses our certificate: the client's side
+    reports that, not ours."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        del request, client_address
 
 
 class ThreadedHttpPeer:

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from toolbox_tui.sandbox.http_peer import HOST, ThreadedHttpPeer
+from toolbox_tui.sandbox.http_peer import HOST, QuietServer, ThreadedHttpPeer
 
 if TYPE_CHECKING:
     import ssl
@@ -179,7 +179,7 @@ class SendGridApi(ThreadedHttpPeer):
             self._requests.clear()
 
     def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
-        return _QuietServer(address, _handler_for(self))
+        return QuietServer(address, _handler_for(self))
 
     # -- answering ------------------------------------------------------------------------
 
@@ -287,14 +287,6 @@ def _date(raw: str | None) -> date | None:
         return date.fromisoformat(raw) if raw else None
     except ValueError:
         return None
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that refused our certificate or hung up: its side reports it, not ours.
-        del request, client_address
 
 
 def _handler_for(api: SendGridApi) -> type[BaseHTTPRequestHandler]:

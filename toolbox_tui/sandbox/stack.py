@@ -109,11 +109,13 @@ class Sandbox:
                 self.app_dir, self._now, self._seed, database_url, self.redis.url()
             )
             self.ca.write_bundle(self.ca_bundle)
-            self._seed_vault(database_url)
-            self._start_email()
-            self._start_stripe()
-            self._start_storage()
-            self._start_pusher()
+            # The demo's secrets, read once: each peer is set up to accept the ones it serves.
+            env = DeploymentEnv.load(self.demo.env_file)
+            self._seed_vault(env, database_url)
+            self._start_email(env)
+            self._start_stripe(env)
+            self._start_storage(env)
+            self._start_pusher(env)
             ini = copy_alembic(self.app_dir)
             revision = BASELINE if "pending-migration" in self.breaks else "heads"
             _migrate(ini, database_url, revision)
@@ -148,10 +150,8 @@ class Sandbox:
             overrides["virustotal_api_url"] = self.virustotal.url
         return overrides
 
-    def _start_pusher(self) -> None:
+    def _start_pusher(self, env: DeploymentEnv) -> None:
         """soketi, serving the demo's Pusher app (its id, key and secret)."""
-        assert self.demo is not None
-        env = DeploymentEnv.load(self.demo.env_file)
         self.pusher = SoketiServer(
             env.get("PUSHER_APP_ID") or "",
             env.get("PUSHER_KEY") or "",
@@ -159,11 +159,10 @@ class Sandbox:
         )
         self.pusher.start()
 
-    def _start_email(self) -> None:
+    def _start_email(self, env: DeploymentEnv) -> None:
         """SendGrid's SMTP relay (STARTTLS, AUTH as ``apikey`` with the demo's key) and its
         API, with the demo's sender verified and a day of healthy delivery stats."""
         assert self.demo is not None
-        env = DeploymentEnv.load(self.demo.env_file)
         key = env.get("SENDGRID_API_KEY") or ""
         tls = self.ca.issue("127.0.0.1").server_context(self._private_dir("sendgrid"))
         today = (self._now or datetime.now(UTC)).date()
@@ -181,11 +180,9 @@ class Sandbox:
             self.demo.env_file, {"SMTP_HOST": self.smtp.host, "SMTP_PORT": str(self.smtp.port)}
         )
 
-    def _start_stripe(self) -> None:
+    def _start_stripe(self, env: DeploymentEnv) -> None:
         """Stripe (localstripe) accepting the demo's live key, with the app's webhook endpoint
         subscribed to the checklist's six events and a day of successful charges."""
-        assert self.demo is not None
-        env = DeploymentEnv.load(self.demo.env_file)
         tls = self.ca.issue("127.0.0.1").server_context(self._private_dir("stripe"))
         with threads_spared_stop_signals():
             self.stripe = StripePeer(env.get("STRIPE_SECRET_KEY") or "", tls=tls).start()
@@ -196,12 +193,11 @@ class Sandbox:
         for hours_ago in (1, 5, 9, 20):
             self.stripe.add_charge(created=now - timedelta(hours=hours_ago))
 
-    def _start_storage(self) -> None:
+    def _start_storage(self, env: DeploymentEnv) -> None:
         """Supabase Storage over TLS with the app's bucket, private and holding files; the env
         file gets its URL and keys signed with the stand-in's own JWT secret."""
         assert self.demo is not None
         tls = self.ca.issue("127.0.0.1").server_context(self._private_dir("supabase"))
-        env = DeploymentEnv.load(self.demo.env_file)
         with threads_spared_stop_signals():
             self.storage = SupabaseStorage(secrets.token_urlsafe(32), tls=tls).start()
             self.virustotal = VirusTotalApi(env.get("VIRUSTOTAL_API_KEY") or "").start()
@@ -234,11 +230,10 @@ class Sandbox:
             "stand-ins stopped."
         )
 
-    def _seed_vault(self, database_url: str) -> None:
+    def _seed_vault(self, env: DeploymentEnv, database_url: str) -> None:
         """Vault as production's: the app's namespace, AppRole and secrets, with the backup of
         the demo's own Fernet key; the env file then points at it."""
         assert self.demo is not None
-        env = DeploymentEnv.load(self.demo.env_file)
         database = parse_url(database_url)
         login = seed_vault(
             self.vault,

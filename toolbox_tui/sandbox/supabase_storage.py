@@ -48,7 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote, urlsplit
 
-from toolbox_tui.sandbox.http_peer import HOST, ThreadedHttpPeer
+from toolbox_tui.sandbox.http_peer import HOST, QuietServer, ThreadedHttpPeer
 
 if TYPE_CHECKING:
     import socket
@@ -440,9 +440,7 @@ def _json(body: bytes) -> Any:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(QuietServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(address, handler)
         self._handlers: set[threading.Thread] = set()
@@ -479,10 +477,6 @@ class _Server(ThreadingHTTPServer):
         request, address = super().get_request()
         request.settimeout(_SOCKET_TIMEOUT)
         return request, address
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that refused our certificate or hung up: its side reports it, not ours.
-        del request, client_address
 
 
 def _handler_for(storage: SupabaseStorage) -> type[BaseHTTPRequestHandler]:

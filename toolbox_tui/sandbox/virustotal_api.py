@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from toolbox_tui.sandbox.http_peer import ThreadedHttpPeer
+from toolbox_tui.sandbox.http_peer import QuietServer, ThreadedHttpPeer
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,7 @@ class VirusTotalApi(ThreadedHttpPeer):
         self.requests: list[VtRequest] = []
 
     def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer(address, _handler_for(self))
-        server.daemon_threads = True
-        return server
+        return QuietServer(address, _handler_for(self))
 
     def answer(self, path: str, apikey: str) -> tuple[int, Any]:
         self.requests.append(VtRequest(path, apikey))
