@@ -20,10 +20,10 @@ PANE_MODULES: Mapping[str, tuple[str, ...]] = {
     "health": ("checks.migrations", "checks.health"),
     # Its checks need env.vault and env.fernet-key, which the environment pane registers.
     "integrations": ("checks.environment", "checks.integrations"),
+    "security": ("checks.security",),
     "rollback": ("checks.rollback",),
 }
-"""The packages that register each pane's checks, and the checks they ``need``. A pane that is
-not here (security) has no checks yet."""
+"""The packages that register each pane's checks, and the checks they ``need``."""
 
 BUILTIN_MODULES: tuple[str, ...] = tuple(
     dict.fromkeys(module for pane in PANE_IDS for module in PANE_MODULES.get(pane, ()))

@@ -69,6 +69,10 @@ CHECKLIST: dict[str, tuple[str, ...]] = {
         "Payment processing",
         "File storage",
         "Database",
+        "API response time",
+        "Error rates in logs",
+        "Disk usage",
+        "Services running",
     ),
     SECURITY: (
         "API keys in environment, not in code",

@@ -8,9 +8,11 @@ no configuration (``--help``, ``list``) and the registration of checks never loa
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from checks.envfile import DEFAULT_MAX_ENV_BYTES
@@ -135,6 +137,103 @@ class ToolboxConfig(BaseSettings):
         le=7 * 24 * 60,
         description="Shortest lifetime of the app's Vault token that is not called too short.",
     )
+
+    # -- Health and Security panes: the running app, its host and its repository ----------
+    target_http_url: str | None = Field(
+        None,
+        description="The app's plain-http address, which must redirect to https; "
+        "unset, http://<TARGET_URL's host>/.",
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="An API token of a test account, for the smoke tests and the token "
+        "revocation check (never shown); unset, they are skipped.",
+    )
+    api_p95_ms: int = Field(
+        200, gt=0, le=60_000, description="The API's p95 response time target, in ms."
+    )
+    latency_samples: int = Field(
+        20, ge=5, le=200, description="Requests sent to measure the API's p95 response time."
+    )
+    services: str = Field(
+        "toolboxai-backend,toolboxai-dashboard,toolboxai-celery-worker,toolboxai-celery-beat",
+        min_length=1,
+        description="The app's services (systemd units or supervisord programs), comma-separated.",
+    )
+    service_manager: Literal["auto", "systemd", "supervisord"] = Field(
+        "auto",
+        description="Who runs the services; auto: supervisord when SUPERVISOR_CONFIG is set, "
+        "else systemd when present.",
+    )
+    supervisor_config: Path | None = Field(
+        None, description="supervisord's config file, for supervisorctl -c."
+    )
+    app_volume: Path | None = Field(
+        None, description="The app's data volume whose disk usage is watched; defaults to APP_DIR."
+    )
+    app_log: Path | None = Field(
+        None, description="The app's log file, read for errors since the deploy."
+    )
+    deployed_at: datetime | None = Field(
+        None,
+        description="When the release went out (ISO 8601); log errors count from then. "
+        "Unset: the last 24 hours.",
+    )
+    log_error_rate_max: float = Field(
+        0.5,
+        ge=0,
+        le=100,
+        allow_inf_nan=False,
+        description="Percentage of error lines in the app log tolerated since the deploy.",
+    )
+    rate_limit_probe: bool = Field(
+        False,
+        description="Let sec.rate-limit send a burst of failed logins (at most "
+        "RATE_LIMIT_MAX_REQUESTS) to the login endpoint.",
+    )
+    rate_limit_max_requests: int = Field(
+        30, gt=0, le=500, description="The most login attempts that burst may send."
+    )
+    login_path: str = Field(
+        "/api/v1/auth/login",
+        pattern=r"^/",
+        description="The app's login endpoint, below TARGET_URL.",
+    )
+    code_dir: Path | None = Field(
+        None,
+        description="The app's git repository scanned for API keys in code; defaults to APP_DIR.",
+    )
+    signoff_days: int = Field(
+        30, gt=0, le=366, description="How long a manual sign-off counts, in days."
+    )
+    watch_interval: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds between the runs of watch mode.",
+    )
+    watch_debounce: int = Field(
+        3, ge=1, le=100, description="Failures in a row before watch mode turns a check red."
+    )
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        """TOOLBOX_SERVICES as a tuple, blanks dropped, order kept."""
+        return tuple(dict.fromkeys(n.strip() for n in self.services.split(",") if n.strip()))
+
+    @property
+    def app_volume_path(self) -> Path:
+        return self.app_volume if self.app_volume is not None else self.app_dir
+
+    @property
+    def code_path(self) -> Path:
+        return self.code_dir if self.code_dir is not None else self.app_dir
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The settings that are secrets, for the redactor."""
+        token = self.api_token.get_secret_value() if self.api_token is not None else ""
+        return (token,) if token else ()
 
     @property
     def venv_path(self) -> Path:

@@ -43,7 +43,9 @@ class CheckContext:
     def create(cls, config: ToolboxConfig, **kwargs: object) -> CheckContext:
         """Read the env file named by ``config`` and learn its secrets."""
         env = DeploymentEnv.load(config.env_file, max_bytes=config.max_env_bytes)
-        return cls(env=env, config=config, redactor=Redactor(env.secret_values()), **kwargs)  # type: ignore[arg-type]
+        # The operator's API token (TOOLBOX_API_TOKEN) is masked like the env file's secrets.
+        redactor = Redactor([*env.secret_values(), *config.secret_values()])
+        return cls(env=env, config=config, redactor=redactor, **kwargs)  # type: ignore[arg-type]
 
     def log(self, line: str) -> None:
         """One line into this check's live log (redacted before anyone sees it)."""

@@ -67,7 +67,7 @@ def test_modules_for_names_each_package_once_in_pane_order() -> None:
     )
     assert catalog.modules_for(["health", "migrations"]) == ("checks.migrations", "checks.health")
     assert catalog.modules_for([]) == catalog.BUILTIN_MODULES
-    assert catalog.modules_for(["security"]) == ()  # no checks yet: nothing to import
+    assert catalog.modules_for(["security"]) == ("checks.security",)
 
 
 def test_an_unknown_pane_is_refused_not_ignored() -> None:
