@@ -11,6 +11,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from benchmarks.bare_app import TEXT as BARE_TEXT
 from benchmarks.screen import Screen
 from checks.core import PANES
@@ -29,7 +31,16 @@ def toolbox_tui() -> list[str]:
 def deployment_env(overrides: Mapping[str, object]) -> list[str]:
     """``env TOOLBOX_ENV_FILE=... TOOLBOX_APP_DIR=...`` for a demo's or sandbox's
     ``config_overrides()``: every setting has its variable (not every one has a flag)."""
-    return ["env", *(f"TOOLBOX_{name.upper()}={value}" for name, value in overrides.items())]
+    return ["env", *(f"TOOLBOX_{name.upper()}={_text(value)}" for name, value in overrides.items())]
+
+
+def _text(value: object) -> str:
+    # The sandbox's API token is a SecretStr, whose str() is asterisks. Its value then shows
+    # in the benchmark's process list: a throwaway token, valid only against the sandbox's
+    # loopback app and only while the benchmark runs.
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return str(value)
 
 
 def dashboard(overrides: Mapping[str, object]) -> list[str]:

@@ -2,7 +2,8 @@
 
 Lines are appended with ``O_APPEND`` in a single write, so concurrent runs never interleave
 a record; the file is created 0600, and a symlink or anything but a regular file in its place
-is refused. Callers pass already-redacted text.
+is refused, for reading as for writing (a FIFO there must not hang a run). Callers pass
+already-redacted text.
 
 An action that runs writes two records with the same ``run_id``: ``started`` before it does
 anything, and its end (``ok``, ``failed``, ``refused``, ``cancelled``). A ``started`` record
@@ -46,7 +47,7 @@ def append(path: Path, record: AuditRecord) -> None:
     filled = AuditRecord(
         **{
             **asdict(record),
-            "user": record.user or _user(),
+            "user": record.user or os_user(),
             "host": record.host or _host(),
             "pid": record.pid or os.getpid(),
         }
@@ -76,21 +77,121 @@ def _open_for_append(path: Path) -> int:
     return fd
 
 
+MAX_READ_BYTES = 64 * 1024 * 1024
+"""The largest audit log read back: ~150,000 records, years of fixes and sign-offs. A bigger
+one is refused (archive it and start a new one), not read into memory."""
+
+
+class AuditLogUnreadable(OSError):
+    """The audit log is there but cannot be read back; ``str()`` says why, for a person."""
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    """What :func:`read_log` found: the records, and how many lines were not records."""
+
+    records: list[AuditRecord]
+    skipped: int = 0
+    """Lines that are not a record (a torn write, a hand edit): left out, not fatal."""
+
+
 def read(path: Path) -> list[AuditRecord]:
-    """Every record; a line that is not a record (a torn write, a hand edit) is skipped."""
+    """Every record (see :func:`read_log`); none when there is no log yet."""
+    return read_log(path).records
+
+
+def read_log(path: Path) -> AuditLog:
+    """Every record of the log at ``path``, and how many lines were skipped as not records.
+
+    Never blocks and never follows a symlink, as the writer does not: anything but a regular
+    file (a FIFO, a device, a link) raises :class:`AuditLogUnreadable`, and so does a log over
+    :data:`MAX_READ_BYTES`; other failures (permissions) are ``OSError``. No log is no records.
+    """
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = _read_regular(path)
     except FileNotFoundError:
-        return []
-    known = {f.name for f in fields(AuditRecord)}
-    records = []
-    for line in text.splitlines():
-        try:
-            data = json.loads(line)
-            records.append(AuditRecord(**{k: v for k, v in data.items() if k in known}))
-        except (ValueError, TypeError):
-            continue
-    return records
+        return AuditLog([])
+    records: list[AuditRecord] = []
+    skipped = 0
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        record = _record(line)
+        if record is not None:
+            records.append(record)
+        elif line.strip():
+            skipped += 1
+    return AuditLog(records, skipped)
+
+
+def _read_regular(path: Path) -> bytes:
+    # lstat first, so that a device is never even opened (opening some has effects); then
+    # again on the descriptor, in case the path was swapped in between. O_NONBLOCK keeps that
+    # open from hanging on a FIFO; O_NOFOLLOW refuses a link planted in the log's place.
+    _refuse_irregular(os.lstat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        st = os.fstat(fd)
+        _refuse_irregular(st.st_mode)
+        if st.st_size > MAX_READ_BYTES:
+            raise _too_large()
+        chunks: list[bytes] = []
+        size = 0
+        # Never more than one byte past the limit, even if it grew since fstat.
+        while chunk := os.read(fd, min(1024 * 1024, MAX_READ_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_READ_BYTES:
+                raise _too_large()
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _too_large() -> AuditLogUnreadable:
+    return AuditLogUnreadable(
+        f"it is larger than {MAX_READ_BYTES // (1024 * 1024)} MiB, the most read back: "
+        "archive it (keep it: it records who did what) and start a new one"
+    )
+
+
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+)
+
+
+def _refuse_irregular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "a device or a socket")
+        raise AuditLogUnreadable(f"it is {kind}, not a regular file")
+
+
+_FIELDS = frozenset(f.name for f in fields(AuditRecord))
+# The fields that are not text; every other field of a record is a str.
+_NOT_TEXT: dict[str, type] = {"dangerous": bool, "pid": int, "changes": list}
+
+
+def _record(line: str) -> AuditRecord | None:
+    """The record on ``line``, or None for a line that is not one: not JSON, not a JSON
+    object (a hand-edited ``[1]``), a field missing or of the wrong type."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    known = {k: v for k, v in data.items() if k in _FIELDS}
+    for name, value in known.items():
+        wanted = _NOT_TEXT.get(name, str)
+        # bool is an int to isinstance: a pid of true is not a pid.
+        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+            return None
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+            return None
+    try:
+        return AuditRecord(**known)
+    except TypeError:  # a required field is missing
+        return None
 
 
 def endings(records: list[AuditRecord]) -> list[AuditRecord]:
@@ -104,11 +205,13 @@ def unfinished(records: list[AuditRecord]) -> list[AuditRecord]:
     return [r for r in records if r.outcome == STARTED and r.run_id not in ended]
 
 
-def _user() -> str:
+def os_user() -> str:
+    """The name of the user this process runs as (``uid 1000`` when it has none: a container
+    without a passwd entry): who an audit record or a sign-off says did it."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
-        return str(os.getuid())
+        return f"uid {os.getuid()}"
 
 
 def _host() -> str:

@@ -20,7 +20,8 @@ PANE_MODULES: Mapping[str, tuple[str, ...]] = {
     "health": ("checks.migrations", "checks.health"),
     # Its checks need env.vault and env.fernet-key, which the environment pane registers.
     "integrations": ("checks.environment", "checks.integrations"),
-    "security": ("checks.security",),
+    # Its encryption round trip needs env.fernet-key, which the environment pane registers.
+    "security": ("checks.environment", "checks.security"),
     "rollback": ("checks.rollback",),
 }
 """The packages that register each pane's checks, and the checks they ``need``."""

@@ -88,6 +88,9 @@ CHECKLIST: dict[str, tuple[str, ...]] = {
         "CSRF tokens",
         "Security headers",
         "Monthly encryption key rotation",
+        # The checklist's "Regular Security Tasks" that a person signs off (checks.security.manual).
+        "Monthly access log review",
+        "Annual penetration test",
     ),
     ROLLBACK: (
         "Database rollback",

@@ -29,7 +29,10 @@ class ToolboxConfig(BaseSettings):
         None, description="The app's virtualenv; defaults to APP_DIR/venv as in the checklist."
     )
     target_url: str | None = Field(None, description="Base URL of the deployed app for health.")
-    read_only: bool = Field(False, description="Disable every action; only look.")
+    read_only: bool = Field(
+        False,
+        description="Disable every action, and skip the checks that write to the app; only look.",
+    )
     check_timeout: float | None = Field(
         None,
         gt=0,
@@ -176,8 +179,8 @@ class ToolboxConfig(BaseSettings):
     )
     deployed_at: datetime | None = Field(
         None,
-        description="When the release went out (ISO 8601); log errors count from then. "
-        "Unset: the last 24 hours.",
+        description="When the release went out (ISO 8601, UTC when no offset is given); log "
+        "errors count from then. Unset: the last 24 hours.",
     )
     log_error_rate_max: float = Field(
         0.5,
@@ -231,9 +234,10 @@ class ToolboxConfig(BaseSettings):
         return self.code_dir if self.code_dir is not None else self.app_dir
 
     def secret_values(self) -> tuple[str, ...]:
-        """The settings that are secrets, for the redactor."""
+        """The settings that are secrets, for the redactor: as given, and stripped of the
+        blanks around it, as the checks send it."""
         token = self.api_token.get_secret_value() if self.api_token is not None else ""
-        return (token,) if token else ()
+        return tuple(value for value in dict.fromkeys((token, token.strip())) if value)
 
     @property
     def venv_path(self) -> Path:

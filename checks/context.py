@@ -22,7 +22,8 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _discard(line: str) -> None:
+def discard(line: str) -> None:
+    """A log that keeps nothing: the default, and for work whose lines are logged after."""
     del line
 
 
@@ -34,8 +35,8 @@ class CheckContext:
     config: ToolboxConfig
     redactor: Redactor = field(default_factory=Redactor)
     clock: Callable[[], datetime] = _utc_now
-    _log: Callable[[str], None] = _discard
-    _changed: Callable[[str], None] = _discard
+    _log: Callable[[str], None] = discard
+    _changed: Callable[[str], None] = discard
     memo: RunMemo | None = None
     """Work shared by the checks of one run (the runner gives each run its own)."""
 
@@ -68,7 +69,7 @@ class CheckContext:
         self._changed(what)
 
     def bound(
-        self, log: Callable[[str], None], changed: Callable[[str], None] = _discard
+        self, log: Callable[[str], None], changed: Callable[[str], None] = discard
     ) -> CheckContext:
         return replace(self, _log=log, _changed=changed)
 

@@ -80,6 +80,12 @@ PANE_IDS: tuple[str, ...] = tuple(p.id for p in PANES)
 _PANE_RANK = {pane: i for i, pane in enumerate(PANE_IDS)}
 
 
+def pane_rank(pane: str) -> int:
+    """Where ``pane`` comes in :data:`PANES` (the order lists and reports use); an unknown
+    pane comes last."""
+    return _PANE_RANK.get(pane, len(PANE_IDS))
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a check function returns: its verdict and what a person needs to act on it."""
@@ -167,6 +173,10 @@ class CheckSpec:
     partial: str = ""
     """What of its checklist item this check does not verify ("" when it verifies all of it):
     the coverage map then says ``partial`` and names what is missing."""
+    writes: bool = False
+    """The check changes something in the deployment to prove it works (a test record, a
+    token, failed logins): the runner skips it in read-only mode, and watch mode never
+    repeats it."""
 
 
 @dataclass(frozen=True)
@@ -288,18 +298,23 @@ class Registry:
         checklist: tuple[str, str] | None = None,
         manual: bool = False,
         partial: str = "",
+        writes: bool = False,
     ) -> Callable[[CheckFunc], CheckFunc]:
         """Register the decorated coroutine function as a check.
 
         ``checklist`` names the item it verifies; ``partial`` says what of that item it does
         not verify, so the coverage map never calls an item automated on a check's word alone.
+        ``writes``: the check changes something in the deployment to prove it works (a test
+        record, a token, failed logins); read-only mode skips it and watch mode leaves it out.
         """
 
         def register(func: CheckFunc) -> CheckFunc:
             ref = ChecklistRef(*checklist) if checklist else None
             if partial and ref is None:
                 raise ValueError(f"check {id}: partial= needs a checklist item")
-            spec = CheckSpec(id, pane, title, func, timeout, tuple(needs), ref, manual, partial)
+            spec = CheckSpec(
+                id, pane, title, func, timeout, tuple(needs), ref, manual, partial, writes
+            )
             self.add_check(spec)
             return func
 
@@ -335,10 +350,10 @@ class Registry:
         Import order decides registration order across modules, so sorting by pane keeps
         lists, reports and the README the same however the modules were first imported.
         """
-        return sorted(self.checks.values(), key=lambda spec: _PANE_RANK[spec.pane])
+        return sorted(self.checks.values(), key=lambda spec: pane_rank(spec.pane))
 
     def actions_in_pane_order(self) -> list[Action]:
-        return sorted(self.actions.values(), key=lambda action: _PANE_RANK[action.pane])
+        return sorted(self.actions.values(), key=lambda action: pane_rank(action.pane))
 
     def validate_needs(self) -> None:
         """Raise ValueError for a need that names no check, or a cycle of needs.

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import httpx
 
     from checks.settings import ToolboxConfig
+    from checks.urls import ParsedURL
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
@@ -47,9 +48,10 @@ _PEM_CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL
 )
 
-# OpenSSL's verify codes (X509_V_ERR_*) that need their own sentence.
-_NOT_YET_VALID, _EXPIRED = 9, 10
-_HOST_MISMATCH, _IP_MISMATCH = 62, 64
+# OpenSSL's verify codes (X509_V_ERR_*), grouped by what a person does about them.
+NOT_YET_VALID, EXPIRED = 9, 10
+NAME_MISMATCH = frozenset({62, 64})  # the host name, the IP address
+UNTRUSTED = frozenset({2, 18, 19, 20, 21})  # no issuer, self-signed (leaf or chain), unknown CA
 # What OpenSSL says when the other end answered the handshake with something else than TLS.
 _NOT_TLS_REASONS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"}
 
@@ -78,7 +80,9 @@ def http_client(config: ToolboxConfig, *, follow_redirects: bool = False) -> htt
     Timeouts are explicit (connect 5 s, read 10 s, capped by TOOLBOX_CHECK_TIMEOUT), TLS
     trusts the system store plus TOOLBOX_CA_BUNDLE, and redirects are not followed unless
     asked (at most five then): the checklist's ``curl`` does not follow them either. Proxy
-    variables (HTTPS_PROXY, NO_PROXY) are honoured, as curl honours them.
+    variables (HTTPS_PROXY, NO_PROXY) are honoured, as curl honours them. Bodies are asked
+    for uncompressed (``Accept-Encoding: identity``), so that :func:`read_capped` caps what
+    crosses the network.
 
     Raises :class:`CheckFailed` when TOOLBOX_CA_BUNDLE cannot be used. Blocks for the
     system store's read: call it through ``asyncio.to_thread`` from a check.
@@ -96,7 +100,9 @@ def http_client(config: ToolboxConfig, *, follow_redirects: bool = False) -> htt
         timeout=timeout,
         follow_redirects=follow_redirects,
         max_redirects=MAX_REDIRECTS,
-        headers={"User-Agent": user_agent()},
+        # Bodies uncompressed: read_capped counts what it keeps, and a small compressed
+        # chunk must not inflate to gigabytes before it is counted.
+        headers={"User-Agent": user_agent(), "Accept-Encoding": "identity"},
     )
 
 
@@ -211,11 +217,11 @@ def explain_transport(
 ) -> CheckFailed | None:
     """What went wrong below HTTP (DNS, TCP, TLS) in ``exc`` or what caused it, whichever
     client library raised it; None when nothing there is recognised."""
-    causes = list(_causes(exc))
-    for cause in causes:
+    found = list(causes(exc))
+    for cause in found:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return _untrusted(cause, endpoint, url_setting)
-    for cause in causes:
+    for cause in found:
         if isinstance(cause, socket.gaierror):
             return CheckFailed(
                 f"Cannot resolve the host name of {endpoint}: {cause.strerror or cause}.",
@@ -236,14 +242,26 @@ def explain_transport(
     return None
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and what caused it, outermost first (httpx wraps httpcore wraps ssl/OSError)."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, outermost first (httpx wraps httpcore wraps ssl/OSError),
+    depth first into exception groups: on a dual-stack host anyio tries every address and
+    raises ``OSError("All connection attempts failed")`` caused by a group of one error per
+    address, where the ConnectionRefusedError is found."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        inner: list[BaseException] = []
+        if isinstance(current, BaseExceptionGroup):
+            inner.extend(current.exceptions)
+        link = current.__cause__ or current.__context__
+        if link is not None:
+            inner.append(link)
+        pending[:0] = inner  # a group's members and their causes before the next sibling
 
 
 def _limit(exc: httpx.HTTPError, phase: str) -> str:
@@ -257,13 +275,13 @@ def _limit(exc: httpx.HTTPError, phase: str) -> str:
 
 def _untrusted(cause: ssl.SSLCertVerificationError, endpoint: str, url_setting: str) -> CheckFailed:
     detail = str(cause.verify_message or cause.reason or cause).rstrip(".")
-    if cause.verify_code in (_HOST_MISMATCH, _IP_MISMATCH):
+    if cause.verify_code in NAME_MISMATCH:
         return CheckFailed(
             f"The TLS certificate of {endpoint} is for another host name ({detail}).",
             f"Use the name the certificate was issued for in {url_setting}, or reissue "
             "the certificate with this name in its subjectAltName.",
         )
-    if cause.verify_code in (_EXPIRED, _NOT_YET_VALID):
+    if cause.verify_code in (EXPIRED, NOT_YET_VALID):
         return CheckFailed(
             f"The TLS certificate of {endpoint} is not valid now ({detail}).",
             "Renew the certificate (and check this host's clock).",
@@ -295,7 +313,27 @@ def service_base_url(raw: str, setting: str, *, carries: str, hint: str) -> str:
     ``setting`` names where it came from and ``carries`` what it would expose
     ("SENDGRID_API_KEY"); ``hint`` says how to put it right. Raises :class:`CheckFailed`.
     """
-    from checks.urls import URLError, is_loopback, parse_url
+    from checks.urls import is_loopback
+
+    text = raw.strip()
+    parsed = bare_address(text, setting, hint)
+    if parsed.scheme.lower() == "http" and not is_loopback(parsed.host or ""):
+        raise CheckFailed(
+            f"{setting} is http:// to {parsed.display_host()}: {carries} would cross the "
+            "network in clear.",
+            "Use its https:// address; plain http is allowed only to this machine, for testing.",
+        )
+    return text.rstrip("/")
+
+
+def bare_address(
+    raw: str, setting: str, hint: str, schemes: tuple[str, ...] = ("https", "http")
+) -> ParsedURL:
+    """``raw`` parsed, once it is known to be a bare base address: one of ``schemes`` with a
+    host, and no user, password, ?query or #fragment (nor anything urllib would read another
+    way). Raises :class:`CheckFailed` naming ``setting``, with ``hint``; no message quotes
+    ``raw``, as the credentials refused here would be in it."""
+    from checks.urls import URLError, parse_url, urllib_agrees
 
     text = raw.strip()
 
@@ -306,15 +344,31 @@ def service_base_url(raw: str, setting: str, *, carries: str, hint: str) -> str:
         parsed = parse_url(text)
     except URLError as exc:
         raise bad(f"is not a URL ({exc})") from None
-    scheme = parsed.scheme.lower()
-    if scheme not in ("http", "https") or not parsed.host:
-        raise bad("must be an https:// address")
-    if parsed.username or parsed.password is not None or "?" in text or "#" in text:
+    if parsed.scheme.lower() not in schemes or not parsed.host:
+        raise bad(f"must be an {schemes[0]}:// address")
+    if (
+        parsed.username
+        or parsed.password is not None
+        or not urllib_agrees(parsed)
+        or "?" in text
+        or "#" in text
+    ):
         raise bad("must be a bare base address, without credentials, ?query or #fragment")
-    if scheme == "http" and not is_loopback(parsed.host):
-        raise CheckFailed(
-            f"{setting} is http:// to {parsed.display_host()}: {carries} would cross the "
-            "network in clear.",
-            "Use its https:// address; plain http is allowed only to this machine, for testing.",
-        )
-    return text.rstrip("/")
+    return parsed
+
+
+async def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of a streamed body, and whether that was all of it: a body
+    larger than any answer asked for is read no further (a wrong URL, a proxy's page).
+
+    The bytes are counted as decoded: :func:`http_client` asks for bodies uncompressed, so
+    that is what crossed the network (a server that compresses anyway is still cut at
+    ``limit``, after each chunk's decompression)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True

@@ -3,7 +3,8 @@
 Every event passes through the context's redactor here — the one boundary — before a
 front end sees it. A check that raises becomes ``error`` with a readable message, one
 that overruns its timeout becomes ``error`` saying so, and one whose ``needs`` did not
-pass is skipped with the reason. Closing the stream cancels whatever is still running.
+pass is skipped with the reason, as is, in read-only mode, one that writes to the app.
+Closing the stream cancels whatever is still running.
 """
 
 from __future__ import annotations
@@ -108,8 +109,13 @@ async def _run_one(
 ) -> None:
     status = Status.ERROR
     try:
-        unmet = await _unmet_needs(spec, results)
-        if unmet:
+        # The one place read-only mode holds back a check, as _refusal does an action; its
+        # needs are not waited for: it will not run whatever they say.
+        held_back = spec.writes and ctx.config.read_only
+        unmet = "" if held_back else await _unmet_needs(spec, results)
+        if held_back:
+            result = CheckResult.from_outcome(spec, READ_ONLY_SKIP, 0.0)
+        elif unmet:
             outcome = Outcome(
                 Status.SKIP,
                 f"Skipped: needs {unmet}.",
@@ -125,6 +131,17 @@ async def _run_one(
         future = results[spec.id]
         if not future.done():
             future.set_result(status)
+
+
+READ_ONLY_SKIP = Outcome(
+    Status.SKIP,
+    "Skipped: --read-only: toolbox-tui is in read-only mode (TOOLBOX_READ_ONLY), and this "
+    "check writes to the app (it changes something in the deployment to prove it works: a "
+    "test record, a token, failed logins); run it without --read-only.",
+    hint="Read-only mode only looks. Run toolbox-tui without --read-only (and with "
+    "TOOLBOX_READ_ONLY unset) to run this check.",
+)
+"""What a check that ``writes`` gives in read-only mode, instead of running."""
 
 
 async def _unmet_needs(spec: CheckSpec, results: dict[str, asyncio.Future[Status]]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,16 @@ from checks.redact import Redactor
 from checks.settings import DeploymentEnv, ToolboxConfig
 
 pytest_plugins = ["tests.sandbox_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _no_toolbox_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ToolboxConfig reads TOOLBOX_* variables: the developer's own (a sourced `sandbox up`
+    export, say) must not reach any test."""
+    for name in list(os.environ):
+        if name.startswith("TOOLBOX_"):
+            monkeypatch.delenv(name)
+
 
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ import json
 import socket
 import ssl
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from types import TracebackType
 
@@ -30,6 +30,8 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
     hang: bool = False
     """Read the request, then never answer (until the server stops)."""
+    delay: float = 0.0
+    """Seconds to wait before answering (a slow app)."""
 
 
 HANG = Reply(hang=True)
@@ -49,6 +51,7 @@ class Request:
     method: str
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
 
 
 class WebServer:
@@ -118,10 +121,17 @@ class WebServer:
                 return
             head = first + await reader.readuntil(b"\r\n\r\n")
             request = _parse(head)
+            # The body is read too: closing a socket with unread data resets the connection,
+            # and the client could lose the answer.
+            length = int(request.headers.get("content-length", "0") or 0)
+            if length:
+                request = replace(request, body=await reader.readexactly(length))
             self.requests.append(request)
             reply = self.routes.get(request.path, NOT_FOUND)
             if reply.hang:
                 await asyncio.Event().wait()  # until the server stops and cancels us
+            if reply.delay:
+                await asyncio.sleep(reply.delay)  # the slow app under test, not a wait
             await self._write(writer, reply)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass  # the client went away or sent more than a request head: nothing to answer

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     # ``_is_open``): the first frame needs only the dashboard.
     from toolbox_tui.screens.detail import CheckDetailScreen
     from toolbox_tui.screens.quit_while_fixing import QuitChoice
+    from toolbox_tui.watch_mode import WatchMode
 
 ACTION_GROUP = "action"
 TICK_SECONDS = 0.5  # how often a running fix's elapsed time is redrawn
@@ -70,7 +71,9 @@ class ToolboxApp(App[None]):
         *(Binding(p.key, f"show_pane('{p.id}')", p.title, show=False) for p in PANES[1:]),
         Binding("r", "rerun", "Re-run"),
         Binding("R", "rerun_all", "All"),
+        Binding("w", "toggle_watch", "Watch", show=False),
         Binding("f", "fix", "Fix"),
+        Binding("s", "signoff", "Sign off", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -185,8 +188,11 @@ class ToolboxApp(App[None]):
 
     # -- running checks --------------------------------------------------------------
 
-    def run_checks_now(self, specs: Iterable[CheckSpec], group: str = "checks") -> None:
-        """Run ``specs`` in a worker; a new run in the same ``group`` replaces the old one."""
+    def run_checks_now(
+        self, specs: Iterable[CheckSpec], group: str = "checks", ctx: CheckContext | None = None
+    ) -> None:
+        """Run ``specs`` in a worker; a new run in the same ``group`` replaces the old one.
+        ``ctx``: the context to run them with, when not the app's own (watch mode's)."""
         if self._ctx is None:
             return  # still loading: the whole run starts once the deployment is read
         specs = list(specs)
@@ -194,17 +200,19 @@ class ToolboxApp(App[None]):
         generation = self._generation
 
         async def stream() -> None:
-            await self._stream(specs, generation)
+            await self._stream(specs, generation, ctx)
 
         # A callable, not a coroutine object: a worker cancelled before it starts would
         # otherwise leave a never-awaited coroutine behind.
         self.run_worker(stream, group=group, exclusive=True, exit_on_error=False)  # type: ignore[arg-type]
 
-    async def _stream(self, specs: list[CheckSpec], generation: int) -> None:
+    async def _stream(
+        self, specs: list[CheckSpec], generation: int, ctx: CheckContext | None = None
+    ) -> None:
         started: set[str] = set()
         finished: set[str] = set()
         try:
-            async for event in self._runner(specs, self.ctx):
+            async for event in self._runner(specs, self.ctx if ctx is None else ctx):
                 if isinstance(event, Started):
                     started.add(event.check_id)
                 elif isinstance(event, Finished):
@@ -242,6 +250,8 @@ class ToolboxApp(App[None]):
         result = message.result
         if not self.board.finish(result, message.generation):
             return  # an older run's result arriving after a newer one: it is stale
+        if self.watching is not None:
+            result = self.watching.observe(result)  # the board shows the debounced status
         verdict = f"{result.status.value.upper()} in {duration_text(result.duration_ms)}"
         self._append_log(result.id, f"── {verdict}: {result.message} ──")
         self._show_check(result.id)
@@ -284,6 +294,15 @@ class ToolboxApp(App[None]):
 
     def action_rerun_all(self) -> None:
         self.run_checks_now(self.registry.select())
+
+    watching: WatchMode | None = None
+    """Watch mode (``w``) while it is on: see toolbox_tui/watch_mode.py."""
+
+    def action_toggle_watch(self) -> None:
+        """Re-run the pane on screen every TOOLBOX_WATCH_INTERVAL, debounced; again: stop."""
+        from toolbox_tui.watch_mode import toggle_watch
+
+        toggle_watch(self)
 
     def action_detail(self) -> None:
         check_id = self.selected_check()
@@ -424,6 +443,31 @@ class ToolboxApp(App[None]):
             self.run_checks_now(
                 self.registry.select(panes=[action.pane]), group=f"pane:{action.pane}"
             )
+
+    def action_signoff(self) -> None:
+        """Sign off the selected manual check (a note into the audit log), then re-run it."""
+        if self._ctx is None or not (
+            isinstance(self.screen, DashboardScreen) or _is_detail(self.screen)
+        ):
+            return
+        from checks.signoffs import refusal
+        from toolbox_tui.screens.signoff import SignoffScreen
+
+        check_id = self.selected_check()
+        if check_id is None:
+            self.notify("No check selected.")
+            return
+        problem = refusal(self.ctx.config, self.registry, check_id)
+        if problem is not None:
+            self.notify(f"Cannot sign off: {problem}.", severity="warning", markup=False)
+            return
+
+        def signed(check: str | None) -> None:
+            if check is not None:
+                self.run_checks_now(self.registry.select(ids=[check]), group=f"check:{check}")
+
+        spec = self.registry.checks[check_id]
+        self.push_screen(SignoffScreen(spec, self.ctx, self.registry), signed)
 
     # -- quitting --------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Command line: the dashboard (default), headless ``check``, ``list``, ``fix`` and ``demo``.
+"""Command line: the dashboard (default), headless ``check``, ``list``, ``fix``, ``signoff``
+and ``demo``.
 
 Each command imports what it uses, when it runs: only ``tui`` and ``demo`` import Textual, so
 ``toolbox-tui check`` starts fast and runs where Textual is not installed; ``check --pane``
@@ -22,8 +23,9 @@ from typing import TYPE_CHECKING
 import toolbox_tui
 from checks import catalog, checklist
 from checks.core import PANE_IDS, CheckSpec, Registry
-from toolbox_tui import report_file, reporters
+from toolbox_tui import report_file, reporters, watching
 from toolbox_tui.console import say
+from toolbox_tui.headless import UsageError, collect
 from toolbox_tui.reporters import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -31,7 +33,6 @@ from toolbox_tui.reporters import (
     EXIT_OK,
     EXIT_USAGE,
     EXIT_WARNINGS,
-    Report,
 )
 from toolbox_tui.sandbox.scenarios import DEMO_BREAKS, SCENARIOS
 
@@ -49,10 +50,6 @@ EXITS = {
 }
 
 
-class UsageError(Exception):
-    """Bad arguments or configuration: exit 2 with the message, never a traceback."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("deployment")
@@ -60,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--app-dir", type=Path, help="the app's checkout (default .)")
     group.add_argument("--app-venv", type=Path, help="the app's virtualenv (default APP_DIR/venv)")
     group.add_argument("--target-url", help="base URL of the deployed app")
-    group.add_argument("--read-only", action="store_true", default=None, help="disable actions")
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="disable fixes, and skip the checks that write to the app",
+    )
     group.add_argument("--timeout", type=float, dest="check_timeout", help="seconds per check")
     group.add_argument("--audit-log", type=Path, help="audit log path")
     group.add_argument("--ca-bundle", type=Path, help="CA bundle for private TLS endpoints")
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", default="text", choices=sorted(reporters.FORMATTERS))
     check.add_argument("--output", type=Path, help="write the report here instead of stdout")
     check.add_argument("--fail-level", default="fail", choices=("warn", "fail"))
+    watching.add_parser(sub, common)
 
     listing = sub.add_parser("list", parents=[common], help="checks, actions and coverage")
     listing.add_argument("--format", default="text", choices=("text", "markdown"))
@@ -106,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("action_ids", nargs="+", metavar="ACTION_ID")
     fix.add_argument("--yes", action="store_true", help="confirm dangerous actions")
     fix.add_argument("--dry-run", action="store_true", help="only show what would change")
+
+    signoff = sub.add_parser(
+        "signoff", parents=[common], help="sign off a manual check (recorded in the audit log)"
+    )
+    signoff.add_argument("check_id", metavar="CHECK_ID", help="a manual check, e.g. sec.xss")
+    signoff.add_argument("--note", required=True, help="what you reviewed (required)")
+    signoff.add_argument("--by", metavar="NAME", help="who signs off (default: the OS user)")
 
     scenarios = "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
     demo = sub.add_parser(
@@ -171,8 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sandbox(args)
         if command == "check":
             return cmd_check(args, load_config(args), registry)
+        if command == "watch":
+            return watching.cmd_watch(args, load_config(args), registry)
         if command == "fix":
             return cmd_fix(args, load_config(args), registry)
+        if command == "signoff":
+            return cmd_signoff(args, load_config(args), registry)
         # The dashboard reads its settings once its first frame is drawn.
         return cmd_tui(lambda: load_config(args), registry)
     except UsageError as exc:
@@ -195,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def panes_to_load(args: argparse.Namespace) -> tuple[str, ...]:
     """The panes whose checks a command needs: ``check --pane`` only those (and what they
     need); every other command, and ``check`` with ``--only`` or no ``--pane``, all of them."""
-    if args.command == "check" and args.pane and not args.only:
+    if args.command in ("check", "watch") and args.pane and not args.only:
         return tuple(args.pane)
     return ()
 
@@ -217,7 +231,7 @@ def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registr
     reading = time.perf_counter()
     ctx = CheckContext.create(config)
     read = time.perf_counter()
-    report = asyncio.run(_collect(specs, ctx))
+    report = asyncio.run(collect(specs, ctx))
     report.setup_ms = {
         "start": (reading - toolbox_tui.IMPORTED_AT) * 1000,
         "env_file": (read - reading) * 1000,
@@ -241,18 +255,6 @@ def _check_output_path(path: Path) -> None:
         raise UsageError(f"--output {exc}") from None
 
 
-async def _collect(specs: Sequence[CheckSpec], ctx: CheckContext) -> Report:
-    from checks.runner import Finished, run_checks
-
-    start = time.perf_counter()
-    report = Report()
-    async for event in run_checks(specs, ctx):
-        if isinstance(event, Finished):
-            report.results.append(event.result)
-    report.duration_ms = (time.perf_counter() - start) * 1000
-    return report
-
-
 def cmd_fix(args: argparse.Namespace, config: ToolboxConfig, registry: Registry) -> int:
     unknown = [a for a in args.action_ids if a not in registry.actions]
     if unknown:
@@ -269,6 +271,20 @@ def cmd_fix(args: argparse.Namespace, config: ToolboxConfig, registry: Registry)
     ctx = CheckContext.create(config)
     warn_about_unfinished(ctx)
     return asyncio.run(fix_all(actions, ctx, confirmed=args.yes, dry_run=args.dry_run))
+
+
+def cmd_signoff(args: argparse.Namespace, config: ToolboxConfig, registry: Registry) -> int:
+    from checks import signoffs
+    from checks.context import CheckContext
+
+    try:
+        recorded = signoffs.sign_off(
+            CheckContext.create(config), registry, args.check_id, args.note, args.by
+        )
+    except signoffs.SignoffRefused as exc:
+        raise UsageError(f"signoff: {exc}") from None
+    print(f"{recorded.check_id} {recorded.text()}; recorded in {config.audit_path}.")
+    return EXIT_OK
 
 
 def _require_terminal() -> None:
@@ -371,7 +387,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     with StopSignals() as stop:
         try:
             print(f"Sandbox up in {sandbox.app_dir}")
-            for server in (sandbox.postgres, sandbox.redis, sandbox.vault, sandbox.pusher):
+            servers = (sandbox.postgres, sandbox.redis, sandbox.vault, sandbox.pusher, sandbox.app)
+            for server in servers:
                 if server is None:
                     continue
                 state = f"pid {server.pid}" if server.running else "stopped"
@@ -379,10 +396,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             if sandbox.smtp is not None and sandbox.sendgrid is not None:
                 print(f"  SMTP relay on {sandbox.smtp.host}:{sandbox.smtp.port} (STARTTLS, AUTH)")
                 print(f"  SendGrid API at {sandbox.sendgrid.url}")
+            if sandbox.app is not None:
+                print(f"  ToolboxAI app at {sandbox.app.url}, its four programs under supervisord")
             print(f"  scenarios: {', '.join(args.breaks) or 'none'}")
             print("Point toolbox-tui at it:")
-            for name, value in sandbox.config_overrides().items():
-                print(f"  export TOOLBOX_{name.upper()}={value}")
+            for line in sandbox.shell_exports():
+                print(f"  {line}")
             print("Ctrl-C, SIGTERM or closing the terminal stops it.", flush=True)
             received = stop.wait()
             say(f"toolbox-tui: {received.name} received; stopping the sandbox.")
@@ -400,7 +419,7 @@ def render_list(registry: Registry, fmt: str) -> str:
         return _list_markdown(registry)
     lines = ["Checks"]
     for spec in registry.in_pane_order():
-        lines.append(f"  {spec.id:<30} {spec.pane:<12} {spec.title}")
+        lines.append(f"  {spec.id:<30} {spec.pane:<12} {_check_title(spec)}")
     lines.append("")
     lines.append("Actions")
     for action in registry.actions_in_pane_order():
@@ -416,6 +435,12 @@ def render_list(registry: Registry, fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_title(spec: CheckSpec) -> str:
+    """The check's title; one that writes to the app says so (--read-only skips it, watch
+    never runs it)."""
+    return f"{spec.title} (writes to the app)" if spec.writes else spec.title
+
+
 def _state(row: checklist.Coverage) -> str:
     """``partial (not verified: ...)`` says what a partly covered item still needs."""
     return f"{row.state} (not verified: {row.missing})" if row.missing else row.state
@@ -423,7 +448,7 @@ def _state(row: checklist.Coverage) -> str:
 
 def _list_markdown(registry: Registry) -> str:
     out = ["| check | pane | what it verifies |", "| --- | --- | --- |"]
-    out += [f"| `{s.id}` | {s.pane} | {s.title} |" for s in registry.in_pane_order()]
+    out += [f"| `{s.id}` | {s.pane} | {_check_title(s)} |" for s in registry.in_pane_order()]
     out += ["", "| action | dangerous | what it does |", "| --- | --- | --- |"]
     out += [
         f"| `{a.id}` | {'yes' if a.dangerous else 'no'} | {a.title} |"

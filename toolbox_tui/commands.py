@@ -22,6 +22,7 @@ def palette_commands(registry: Registry) -> Iterator[PaletteCommand]:
         )
     yield PaletteCommand("checks: re-run selected", "Key r", "rerun")
     yield PaletteCommand("checks: re-run all", "Key R", "rerun_all")
+    yield PaletteCommand("checks: watch this pane (again: stop)", "Key w", "toggle_watch")
     yield PaletteCommand("checks: open detail", "Key enter", "detail")
     yield PaletteCommand("checks: filter", "Key /", "filter")
     yield PaletteCommand("checks: fix selected", "Key f", "fix")

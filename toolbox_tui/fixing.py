@@ -25,7 +25,12 @@ INTERRUPTING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def warn_about_unfinished(ctx: CheckContext) -> None:
     """Say so when an earlier fix was killed before it could record its end."""
-    for record in audit.unfinished(audit.read(ctx.config.audit_path)):
+    try:
+        records = audit.read(ctx.config.audit_path)
+    except OSError as exc:  # the fix itself then says whether it can write the log
+        print(f"toolbox-tui: warning: the audit log cannot be read: {exc}", file=sys.stderr)
+        return
+    for record in audit.unfinished(records):
         print(
             f"toolbox-tui: warning: {record.action} started at {record.at} by "
             f"{record.user}@{record.host} (pid {record.pid}) never recorded its end: that "

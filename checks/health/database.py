@@ -9,9 +9,9 @@ import time
 from checks.checklist import MONITORING
 from checks.context import CheckContext
 from checks.core import Outcome, check, passed, warned
+from checks.health import PANE
 from checks.postgres import DatabaseTarget, connection, open_connection, target
 
-PANE = "health"
 CONNECTION_ALERT = 0.8  # the checklist: "Connection pool usage (alert at 80%)"
 LATENCY_TARGET_MS = 100.0  # the checklist: "Query performance (p95 < 100ms)"
 LATENCY_SAMPLES = 20

@@ -8,9 +8,9 @@ import contextlib
 from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check, failed, passed, warned
+from checks.health import PANE
 from checks.urls import URLError, parse_url, urllib_agrees
 
-PANE = "health"
 CONNECT_TIMEOUT = 5.0
 # Policies that may evict any key, queued tasks included.
 EVICTING_POLICIES = {"allkeys-lru", "allkeys-lfu", "allkeys-random"}

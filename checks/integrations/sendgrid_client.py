@@ -25,7 +25,7 @@ from typing import Any
 from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.findings import Findings, require
-from checks.net import http_client, http_failures, service_base_url
+from checks.net import http_client, http_failures, read_capped, service_base_url
 
 DEFAULT_API_URL = "https://api.sendgrid.com"
 URL_SETTING = "TOOLBOX_SENDGRID_API_URL"
@@ -89,7 +89,7 @@ async def get(
         headers = {"Authorization": f"Bearer {where.key}", "Accept": "application/json"}
         with http_failures(shown, URL_SETTING):
             async with client.stream("GET", endpoint, params=params, headers=headers) as answer:
-                body = await _read_capped(answer)
+                body, _ = await read_capped(answer, MAX_BODY_BYTES)
     status = answer.status_code
     ctx.log(f"{status} {_phrase(status)}")
     if status == 403:
@@ -109,17 +109,6 @@ async def get(
         return json.loads(body)
     except ValueError:
         raise _unexpected(ctx, endpoint, body, "not JSON") from None
-
-
-async def _read_capped(answer: Any) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in answer.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            break
-    return b"".join(chunks)[:MAX_BODY_BYTES]
 
 
 def _phrase(status: int) -> str:

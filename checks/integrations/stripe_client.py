@@ -33,7 +33,7 @@ from urllib.parse import unquote
 from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.findings import Findings, require
-from checks.net import explain, http_client, service_base_url, user_agent
+from checks.net import explain, http_client, read_capped, service_base_url, user_agent
 
 if TYPE_CHECKING:
     import httpx
@@ -195,7 +195,7 @@ def _transport_class() -> type[Any]:
                 )
                 answer = await self._client.send(request, stream=True)
                 try:
-                    body = await _read_capped(answer)
+                    body, whole = await read_capped(answer, MAX_BODY_BYTES)
                 finally:
                     await answer.aclose()
             except httpx.HTTPError as exc:
@@ -203,7 +203,7 @@ def _transport_class() -> type[Any]:
                 raise stripe.APIConnectionError(
                     f"{type(exc).__name__} while asking {url}", should_retry=False
                 ) from exc
-            if body is None:
+            if not whole:
                 raise stripe.APIConnectionError(
                     f"the answer is larger than {MAX_BODY_BYTES:,} bytes", should_retry=False
                 ) from _TooLarge()
@@ -235,18 +235,6 @@ def _transport_class() -> type[Any]:
 
 class _TooLarge(Exception):
     """An answer beyond :data:`MAX_BODY_BYTES`: not Stripe's, or not what was asked."""
-
-
-async def _read_capped(answer: httpx.Response) -> bytes | None:
-    """The body, or None when it is larger than :data:`MAX_BODY_BYTES`."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in answer.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-    return b"".join(chunks)
 
 
 def _phrase(status: int) -> str:

@@ -42,6 +42,7 @@ from checks.integrations.stripe_client import (
     session,
 )
 from checks.net import TARGET_SETTING
+from checks.web import STRIPE_WEBHOOK_PATH
 
 if TYPE_CHECKING:
     from stripe.params import (
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
 
 FIX_WEBHOOK = "stripe.fix-webhook"
-WEBHOOK_PATH = "/api/v1/stripe/webhooks"
+WEBHOOK_PATH = STRIPE_WEBHOOK_PATH
 WEBHOOK_SECRET = "STRIPE_WEBHOOK_SECRET"
 # The checklist's "Configure Stripe webhooks" step, in its order.
 WEBHOOK_EVENTS = (

@@ -9,7 +9,17 @@ import asyncio
 
 from checks import audit
 from checks.context import CheckContext
-from checks.core import ActionFailed, Outcome, Plan, action, check, failed, passed, plan
+from checks.core import (
+    ActionFailed,
+    CheckFailed,
+    Outcome,
+    Plan,
+    action,
+    check,
+    failed,
+    passed,
+    plan,
+)
 
 PANE = "rollback"
 ACKNOWLEDGE = "audit.acknowledge"
@@ -25,7 +35,13 @@ async def _unfinished(ctx: CheckContext) -> list[audit.AuditRecord]:
 
 @check(id="audit.unfinished-fixes", pane=PANE, title="Earlier fixes all finished")
 async def unfinished_fixes(ctx: CheckContext) -> Outcome:
-    records = await _unfinished(ctx)
+    try:
+        records = await _unfinished(ctx)
+    except OSError as exc:  # a FIFO, a directory, a file we may not read
+        raise CheckFailed(
+            f"The audit log {ctx.config.audit_path} cannot be read: {exc}",
+            "Point TOOLBOX_AUDIT_LOG (--audit-log) at a regular file this user can read.",
+        ) from None
     if not records:
         return passed(f"Every fix in {ctx.config.audit_path.name} recorded how it ended.")
     return failed(

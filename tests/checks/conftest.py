@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from fake_deployment import Deployment, RunAction, RunCheck, collect_action, col
 from checks.context import CheckContext
 from checks.core import CheckResult
 from checks.runner import Event
-
-
-@pytest.fixture(autouse=True)
-def _no_toolbox_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ToolboxConfig reads TOOLBOX_* variables; the developer's own must not leak in."""
-    for name in list(os.environ):
-        if name.startswith("TOOLBOX_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from checks import audit
 from checks.core import Action, ActionFailed, ActionRefused, plan, refused_plan
 from checks.runner import ActionDone, Log, run_action
@@ -232,8 +234,6 @@ def test_a_started_line_without_an_end_is_unfinished(tmp_path: Path) -> None:
 
 
 def test_the_audit_log_refuses_a_symlink_or_a_device(tmp_path: Path) -> None:
-    import pytest
-
     target = tmp_path / "elsewhere"
     target.write_text("")
     link = tmp_path / "audit.log"
@@ -243,3 +243,96 @@ def test_the_audit_log_refuses_a_symlink_or_a_device(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         audit.ensure_writable(Path("/dev/null"))
     assert target.read_text() == ""
+
+
+# -- reading it back --------------------------------------------------------------------------
+
+
+def _one_record(log: Path, action: str = "db.upgrade") -> None:
+    audit.append(
+        log,
+        audit.AuditRecord(
+            at="2026-11-28T12:00:00+00:00",
+            action=action,
+            outcome="ok",
+            message="",
+            dangerous=False,
+            env_file=".env",
+        ),
+    )
+
+
+def test_lines_that_are_not_records_are_counted_and_skipped(tmp_path: Path) -> None:
+    import json
+
+    log = tmp_path / "audit.log"
+    _one_record(log, "first")
+    good = json.loads(log.read_text())
+    with log.open("a") as out:
+        out.write("[1]\n")  # a hand edit: JSON, but not an object
+        out.write('"just text"\n')
+        out.write("{torn\n")
+        out.write("\n")  # a blank line is nothing, not a bad record
+        out.write(json.dumps({**good, "run_id": [1]}) + "\n")  # unhashable where a str goes
+        out.write(json.dumps({**good, "pid": True}) + "\n")
+        out.write(json.dumps({**good, "changes": "not a list"}) + "\n")
+        out.write(json.dumps({k: v for k, v in good.items() if k != "action"}) + "\n")
+    _one_record(log, "last")
+    found = audit.read_log(log)
+    assert [r.action for r in found.records] == ["first", "last"]
+    assert found.skipped == 7
+    assert audit.unfinished(found.records) == []  # and nothing downstream trips over them
+
+
+def test_no_log_yet_is_no_records(tmp_path: Path) -> None:
+    assert audit.read_log(tmp_path / "audit.log") == audit.AuditLog([], 0)
+
+
+def test_reading_a_fifo_in_the_logs_place_is_refused_without_hanging(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "audit.log"
+    os.mkfifo(fifo)
+    # A plain read would block here for ever: nothing ever writes to the FIFO.
+    with pytest.raises(audit.AuditLogUnreadable, match="it is a FIFO, not a regular file"):
+        audit.read(fifo)
+
+
+def test_reading_a_symlink_or_a_directory_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real.log"
+    _one_record(real)
+    link = tmp_path / "audit.log"
+    link.symlink_to(real)
+    with pytest.raises(audit.AuditLogUnreadable, match="a symbolic link"):
+        audit.read(link)
+    with pytest.raises(audit.AuditLogUnreadable, match="a directory"):
+        audit.read(tmp_path)
+
+
+def test_a_log_over_the_size_limit_is_refused_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "audit.log"
+    _one_record(log)
+    monkeypatch.setattr(audit, "MAX_READ_BYTES", log.stat().st_size - 1)
+    with pytest.raises(audit.AuditLogUnreadable, match="archive it"):
+        audit.read(log)
+    monkeypatch.setattr(audit, "MAX_READ_BYTES", log.stat().st_size)
+    assert len(audit.read(log)) == 1
+
+
+async def test_an_audit_log_that_is_a_fifo_fails_the_unfinished_fixes_check_plainly(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    import os
+
+    from checks import catalog
+    from tests.checks.db_helpers import run_check
+
+    catalog.load(["rollback"])
+    fifo = tmp_path / "audit.log"
+    os.mkfifo(fifo)
+    result = await run_check(make_context("", audit_log=fifo), "audit.unfinished-fixes")
+    assert result.status.value == "fail", result.message
+    assert "cannot be read" in result.message and "FIFO" in result.message
+    assert "TOOLBOX_AUDIT_LOG" in result.hint

@@ -51,10 +51,12 @@ def test_a_pane_alone_registers_all_its_checks_and_their_needs(pane: str, every_
     # Exactly the pane's checks, in the same order, as when everything is loaded...
     assert loaded.get(pane, []) == every_pane.get(pane, [])
     # ...plus only the panes of the checks they need (health's database checks need
-    # db.reachable, from migrations; the Vault checks need env.vault and env.fernet-key).
+    # db.reachable, from migrations; the Vault checks and the encryption round trip need
+    # env.vault and env.fernet-key).
     needed = {
         "health": {"health", "migrations"},
         "integrations": {"integrations", "environment"},
+        "security": {"security", "environment"},
     }.get(pane, {pane})
     assert set(loaded) <= needed
 
@@ -67,7 +69,7 @@ def test_modules_for_names_each_package_once_in_pane_order() -> None:
     )
     assert catalog.modules_for(["health", "migrations"]) == ("checks.migrations", "checks.health")
     assert catalog.modules_for([]) == catalog.BUILTIN_MODULES
-    assert catalog.modules_for(["security"]) == ("checks.security",)
+    assert catalog.modules_for(["rollback"]) == ("checks.rollback",)
 
 
 def test_an_unknown_pane_is_refused_not_ignored() -> None:

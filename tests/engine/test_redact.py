@@ -219,3 +219,14 @@ def test_a_url_swallowed_by_a_single_quoted_name_stays_secret(tmp_path: Path) ->
     [name] = env.values
     assert "Pw000000000000" in name
     assert "Pw000000000000" not in Redactor(env.secret_values()).text(name)
+
+
+def test_the_api_token_is_masked_as_given_and_as_the_checks_send_it() -> None:
+    from checks.config import ToolboxConfig
+
+    token = "tbx_planted-api-token-0123456789"
+    config = ToolboxConfig(api_token=f"  {token}\n")
+    assert set(config.secret_values()) == {f"  {token}\n", token}
+    assert ToolboxConfig(api_token=token).secret_values() == (token,)
+    redactor = Redactor(config.secret_values())
+    assert token not in redactor.text(f"Authorization: Bearer {token}")

@@ -274,3 +274,101 @@ async def test_shared_work_runs_once_and_survives_a_check_that_gives_up(
     assert results["a.impatient"].status is Status.ERROR  # timed out...
     assert results["a.patient"].message == "scripts"  # ...without cancelling the work
     assert started == 1
+
+
+# -- checks that write to the app -------------------------------------------------------------
+
+
+def writing_registry(ran: list[str]) -> Registry:
+    """``t.writes`` writes to the app and needs ``t.base``; ``t.after`` needs ``t.writes``;
+    ``t.looks`` only looks."""
+    registry = Registry()
+
+    @registry.check(id="t.base", pane="health", title="base")
+    async def base(ctx):  # type: ignore[no-untyped-def]
+        ran.append("base")
+        return passed("up")
+
+    @registry.check(id="t.writes", pane="health", title="writes", needs=["t.base"], writes=True)
+    async def writes(ctx):  # type: ignore[no-untyped-def]
+        ran.append("writes")
+        return passed("created and deleted a test record")
+
+    @registry.check(id="t.after", pane="health", title="after", needs=["t.writes"])
+    async def after(ctx):  # type: ignore[no-untyped-def]
+        ran.append("after")
+        return passed("ran")
+
+    @registry.check(id="t.looks", pane="health", title="looks")
+    async def looks(ctx):  # type: ignore[no-untyped-def]
+        ran.append("looks")
+        return passed("looked")
+
+    return registry
+
+
+async def test_read_only_skips_a_check_that_writes_saying_why(make_context: MakeContext) -> None:
+    ran: list[str] = []
+    events = await collect(writing_registry(ran), make_context(read_only=True))
+    found = results(events)
+    skipped = found["t.writes"]
+    assert skipped.status is Status.SKIP
+    assert skipped.message.startswith("Skipped: --read-only: ")
+    assert "this check writes to the app" in skipped.message
+    assert "run it without --read-only" in skipped.message
+    assert "TOOLBOX_READ_ONLY" in skipped.message + skipped.hint
+    assert not any(isinstance(e, Started) and e.check_id == "t.writes" for e in events)
+    # What needs it is skipped in turn; what only looks runs as ever.
+    assert found["t.after"].status is Status.SKIP and "t.writes (skip)" in found["t.after"].message
+    assert found["t.looks"].status is Status.PASS and found["t.base"].status is Status.PASS
+    assert sorted(ran) == ["base", "looks"]
+
+
+async def test_without_read_only_a_check_that_writes_runs(make_context: MakeContext) -> None:
+    ran: list[str] = []
+    found = results(await collect(writing_registry(ran), make_context()))
+    assert {r.status for r in found.values()} == {Status.PASS}
+    assert ran.index("base") < ran.index("writes") < ran.index("after")
+
+
+async def test_read_only_does_not_wait_for_the_needs_of_a_check_it_skips(
+    make_context: MakeContext,
+) -> None:
+    registry = Registry()
+    never = asyncio.Event()
+
+    @registry.check(id="t.slow", pane="health", title="slow", timeout=3600)
+    async def slow(ctx):  # type: ignore[no-untyped-def]
+        await never.wait()
+        return passed("never")
+
+    @registry.check(id="t.writes", pane="health", title="writes", needs=["t.slow"], writes=True)
+    async def writes(ctx):  # type: ignore[no-untyped-def]
+        raise AssertionError("must not run")
+
+    stream = run_checks(registry.select(), make_context(read_only=True))
+    try:
+        async for event in stream:
+            if isinstance(event, Finished):  # the first to finish: t.slow never does
+                assert event.result.id == "t.writes" and event.result.status is Status.SKIP
+                break
+    finally:
+        await stream.aclose()
+
+
+async def test_every_builtin_check_that_writes_is_skipped_read_only(
+    make_context: MakeContext,
+) -> None:
+    from checks import catalog
+
+    writing = [spec for spec in catalog.load().in_pane_order() if spec.writes]
+    assert {spec.id for spec in writing} >= {
+        "smoke.upload-init",
+        "smoke.roblox-environment",
+        "sec.token-revocation",
+        "sec.webhook-signature",
+        "sec.rate-limit",
+    }
+    found = results([e async for e in run_checks(writing, make_context(read_only=True))])
+    assert all(found[spec.id].status is Status.SKIP for spec in writing)
+    assert all("--read-only" in found[spec.id].message for spec in writing)

@@ -7,7 +7,6 @@ The SendGrid key is planted: recognisable, shaped like a real one, and it must s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -31,14 +30,6 @@ YESTERDAY = date.fromordinal(TODAY.toordinal() - 1)
 HEALTHY_DAY = DayStats(requests=1000, delivered=985, bounces=5)
 
 EmailContext = Callable[..., CheckContext]
-
-
-@pytest.fixture(autouse=True)
-def _no_toolbox_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ToolboxConfig reads TOOLBOX_* variables; the developer's own must not leak in."""
-    for name in list(os.environ):
-        if name.startswith("TOOLBOX_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

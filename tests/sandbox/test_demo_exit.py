@@ -45,6 +45,7 @@ class Demo:
                 "pg",
                 "redis",
                 "soketi",
+                "supervisor",
             ], self.folders
         except BaseException:
             self.term.kill()

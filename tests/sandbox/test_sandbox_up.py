@@ -108,7 +108,7 @@ def test_a_stop_signal_stops_and_removes_everything_and_says_so(
     said = sandbox_up.lines
     assert f"toolbox-tui: {signum.name} received; stopping the sandbox." in said
     for folder in sandbox_up.folders:
-        server = r"(PostgreSQL|Redis|OpenBao|soketi) \(pid \d+\)"
+        server = r"(PostgreSQL|Redis|OpenBao|soketi|supervisord) \(pid \d+\)"
         stopped = rf"  {server} stopped; {re.escape(str(folder))} removed\."
         assert [line for line in said if re.fullmatch(stopped, line)], (folder, said)
     assert (

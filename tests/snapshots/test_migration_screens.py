@@ -7,9 +7,7 @@ normalised before anything reaches the screen; everything else is what a person 
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,54 +15,15 @@ from textual.widgets import OptionList
 
 from checks import catalog
 from checks.context import CheckContext
-from checks.core import CheckResult, CheckSpec
 from checks.redact import Redactor
-from checks.runner import Event, Finished, run_checks
 from checks.settings import DeploymentEnv, ToolboxConfig
 from tests.conftest import FIXED_NOW
+from tests.snapshots.steady import SteadyApp, steady_runner
 from tests.tui.conftest import settle, wait_for_screen
 from toolbox_tui.app import ToolboxApp
 from toolbox_tui.sandbox.stack import Sandbox
 from toolbox_tui.screens.confirm import ConfirmActionScreen
 from toolbox_tui.screens.pick_action import PickActionScreen
-
-_VARYING = (
-    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:5432"),
-    (re.compile(r"PostgreSQL \d+(\.\d+)? \([^)]*\)"), "PostgreSQL 15"),
-    (re.compile(r"\d+\.\d+ ms"), "1.0 ms"),
-    (re.compile(r"\d+\.\d+ s\b"), "0.1 s"),
-    (re.compile(r"[\d,]+ bytes"), "12,345 bytes"),
-)
-
-
-def steady(text: str) -> str:
-    for pattern, replacement in _VARYING:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def steady_result(result: CheckResult) -> CheckResult:
-    return dataclasses.replace(
-        result,
-        message=steady(result.message),
-        evidence={k: steady(v) for k, v in result.evidence.items()},
-        duration_ms=12.0,
-    )
-
-
-async def steady_runner(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIterator[Event]:
-    async for event in run_checks(specs, ctx):
-        yield Finished(steady_result(event.result)) if isinstance(event, Finished) else event
-
-
-class SteadyApp(ToolboxApp):
-    """The dashboard with varying numbers normalised in log lines and notifications too."""
-
-    def _append_log(self, source: str, line: str) -> None:
-        super()._append_log(source, steady(line))
-
-    def notify(self, message: str, **kwargs) -> None:  # type: ignore[no-untyped-def,override]
-        super().notify(steady(message), **kwargs)
 
 
 @pytest.fixture

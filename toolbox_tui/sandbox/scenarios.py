@@ -76,6 +76,52 @@ SCENARIOS: dict[str, Scenario] = {
             "vault.fernet-backup",
             "Vault holds no backup of DATA_ENCRYPTION_KEY",
         ),
+        Scenario(
+            "health-degraded",
+            "api.health",
+            "the app's /api/health says degraded",
+        ),
+        Scenario("slow-api", "api.latency", "every API answer takes 400 ms longer"),
+        Scenario(
+            "cert-expiring",
+            "tls.certificate",
+            "the app's certificate expires in 5 days",
+        ),
+        Scenario(
+            "no-https-redirect",
+            "tls.https-redirect",
+            "plain http serves the app in clear instead of redirecting to https",
+        ),
+        Scenario(
+            "missing-hsts",
+            "sec.hsts",
+            "the app sends no Strict-Transport-Security header",
+        ),
+        Scenario(
+            "cors-reflect",
+            "sec.cors",
+            "the API echoes any Origin back, with credentials allowed",
+        ),
+        Scenario(
+            "webhook-no-verify",
+            "sec.webhook-signature",
+            "the app accepts Stripe webhooks without checking their signature",
+        ),
+        Scenario(
+            "no-rate-limit",
+            "sec.rate-limit",
+            "the login endpoint never answers 429, however many attempts fail",
+        ),
+        Scenario(
+            "service-down",
+            "services.running",
+            "toolboxai-celery-beat is stopped (supervisorctl stop)",
+        ),
+        Scenario(
+            "log-errors",
+            "logs.errors",
+            "every request logs an ERROR with a traceback",
+        ),
     )
 }
 DEMO_BREAKS = ("pending-migration",)

@@ -1,5 +1,5 @@
-"""The sandbox: a demo deployment wired to real local PostgreSQL, Redis and Vault, optionally
-broken.
+"""The sandbox: a demo deployment wired to real local PostgreSQL, Redis and Vault, the
+integrations' stand-ins and the reference ToolboxAI app under supervisord, optionally broken.
 
 ``with Sandbox(app_dir, breaks=["pending-migration"]) as sandbox:`` starts the servers,
 writes the demo's env file pointing at them, copies the release's migrations into the
@@ -11,12 +11,18 @@ instead, the servers' watchdog does it (see local_server.py).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import shlex
+import ssl
+import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+
+from pydantic import SecretStr
 
 from checks.migrations.alembic_cli import alembic
 from checks.postgres import parse_database_url
@@ -29,12 +35,14 @@ from toolbox_tui.sandbox.foreground import threads_spared_stop_signals
 from toolbox_tui.sandbox.openbao import OpenBaoServer
 from toolbox_tui.sandbox.postgres import PostgresServer
 from toolbox_tui.sandbox.redis import RedisServer
+from toolbox_tui.sandbox.reference_app import ReferenceAppSettings
 from toolbox_tui.sandbox.scenarios import DEMO_BREAKS, SCENARIOS, Scenario
 from toolbox_tui.sandbox.sendgrid_api import MAIL_SEND, DayStats, Sender, SendGridApi
 from toolbox_tui.sandbox.smtp import SmtpServer
 from toolbox_tui.sandbox.soketi import SoketiServer
 from toolbox_tui.sandbox.stripe_peer import StripePeer
 from toolbox_tui.sandbox.supabase_storage import Bucket, SupabaseStorage
+from toolbox_tui.sandbox.supervisor import SupervisorServer
 from toolbox_tui.sandbox.tls import CertificateAuthority
 from toolbox_tui.sandbox.vault_seed import ENCRYPTION_SECRET, NAMESPACE, forget_secret, seed_vault
 from toolbox_tui.sandbox.virustotal_api import VirusTotalApi
@@ -43,8 +51,13 @@ __all__ = ["DEMO_BREAKS", "SCENARIOS", "Sandbox", "Scenario"]
 
 DATABASE = "toolboxai_prod"
 UPLOADS = "user-uploads"  # the checklist's bucket (TOOLBOX_STORAGE_BUCKET's default)
-# No app runs in the sandbox: the webhook endpoint names where production's would be.
-STRIPE_WEBHOOK_URL = "https://toolboxai.example.com/api/v1/stripe/webhooks"
+# The reference app's: Stripe's webhook endpoint points at it.
+WEBHOOK_PATH = "/api/v1/stripe/webhooks"
+# The operator's test account, whose API token the smoke tests use (TOOLBOX_API_TOKEN).
+TEST_ACCOUNT = "release-smoke@toolboxai.com"
+# The app's certificate, renewed long before the 7 days tls.certificate warns at.
+CERT_LIFETIME = timedelta(days=90)
+EXPIRING_CERT_LIFETIME = timedelta(days=5)
 # The checklist's six events (as checks.integrations.stripe_webhook requires them), repeated
 # here so that starting the sandbox registers no checks.
 STRIPE_EVENTS = (
@@ -84,6 +97,10 @@ class Sandbox:
         self.stripe: StripePeer | None = None
         self.virustotal: VirusTotalApi | None = None
         self.pusher: SoketiServer | None = None  # once the demo's app keys are known
+        # The reference app, once the database is migrated.
+        self.app: SupervisorServer | None = None
+        self.api_token = "tbx_" + secrets.token_urlsafe(32)
+        self.started_at: datetime | None = None
         self.demo: Demo | None = None
 
     def __enter__(self) -> Sandbox:
@@ -100,6 +117,8 @@ class Sandbox:
 
     def start(self) -> None:
         """Start the servers and set the scenarios up; on failure nothing is left running."""
+        # Real time, not ``now``: the app's log lines, which count from here, carry real time.
+        self.started_at = datetime.now(UTC)
         try:
             self.postgres.start()
             self.redis.start()
@@ -118,7 +137,8 @@ class Sandbox:
             self._start_pusher(env)
             ini = copy_alembic(self.app_dir)
             revision = BASELINE if "pending-migration" in self.breaks else "heads"
-            _migrate(ini, database_url, revision)
+            migrate(ini, database_url, revision)
+            self._start_app(env, database_url)
             for name in self.breaks:
                 _APPLY[name](self)
         except BaseException:
@@ -127,7 +147,8 @@ class Sandbox:
 
     def stop(self) -> list[str]:
         """Stop the servers and remove their directories; one sentence per server."""
-        servers = (self.pusher, self.vault, self.redis, self.postgres)
+        # The app first: it uses the others.
+        servers = (self.app, self.pusher, self.vault, self.redis, self.postgres)
         done = [self._stop_in_process()] + [s.stop() for s in servers if s is not None]
         return [sentence for sentence in done if sentence is not None]
 
@@ -136,7 +157,14 @@ class Sandbox:
         """The sandbox CA's certificate: what TOOLBOX_CA_BUNDLE names for its TLS servers."""
         return self.app_dir / "sandbox-ca.pem"
 
+    @property
+    def api_token_file(self) -> Path:
+        """The test account's API token, private, for a shell to read (never printed)."""
+        return self.app_dir / ".sandbox" / "api-token"
+
     def config_overrides(self) -> dict[str, object]:
+        """The ToolboxConfig fields that point toolbox-tui at the sandbox, typed as the
+        fields are (``model_copy(update=...)`` does not convert): the API token is a SecretStr."""
         assert self.demo is not None, "the sandbox is not started"
         overrides = {**self.demo.config_overrides(), "ca_bundle": self.ca_bundle}
         if self.sendgrid is not None:
@@ -145,10 +173,53 @@ class Sandbox:
             overrides["pusher_api_url"] = self.pusher.url
         if self.stripe is not None:
             overrides["stripe_api_url"] = self.stripe.url
-            overrides["stripe_webhook_url"] = STRIPE_WEBHOOK_URL
         if self.virustotal is not None:
             overrides["virustotal_api_url"] = self.virustotal.url
+        if self.app is not None:
+            overrides.update(
+                target_url=self.app.url,
+                target_http_url=self.app.http_url + "/",
+                api_token=SecretStr(self.api_token),
+                service_manager="supervisord",
+                supervisor_config=self.app.config_file,
+                app_log=self.app.app_log,
+                deployed_at=self.started_at,
+                rate_limit_probe=True,
+                stripe_webhook_url=self.app.url + WEBHOOK_PATH,
+            )
         return overrides
+
+    def shell_exports(self) -> list[str]:
+        """``export TOOLBOX_...=...`` lines for a POSIX shell; a secret is read from its
+        private file there, so it never shows on the screen or in a scrollback."""
+        lines = []
+        for name, value in self.config_overrides().items():
+            variable = f"TOOLBOX_{name.upper()}"
+            if isinstance(value, SecretStr):
+                lines.append(f'export {variable}="$(cat {shlex.quote(str(self.api_token_file))})"')
+            else:
+                lines.append(f"export {variable}={shlex.quote(_setting_text(value))}")
+        return lines
+
+    def _start_app(self, env: DeploymentEnv, database_url: str) -> None:
+        """The reference app's four programs under supervisord, over TLS from the sandbox CA,
+        accepting the demo's Stripe webhook secret and the test account's API token; then
+        Stripe's webhook endpoint for the app, subscribed to the checklist's six events."""
+        _write_private(self.api_token_file, self.api_token + "\n")
+        settings = ReferenceAppSettings(
+            database_url=database_url,
+            api_tokens={self.api_token: TEST_ACCOUNT},
+            webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or "",
+        )
+        certificate = self.ca.issue(
+            "127.0.0.1", "localhost", not_after=datetime.now(UTC) + CERT_LIFETIME
+        )
+        self.app = SupervisorServer(settings, certificate)
+        self.app.start()
+        assert self.stripe is not None
+        self.stripe.add_webhook_endpoint(
+            self.app.url + WEBHOOK_PATH, STRIPE_EVENTS, secret=env.get("STRIPE_WEBHOOK_SECRET")
+        )
 
     def _start_pusher(self, env: DeploymentEnv) -> None:
         """soketi, serving the demo's Pusher app (its id, key and secret)."""
@@ -181,14 +252,12 @@ class Sandbox:
         )
 
     def _start_stripe(self, env: DeploymentEnv) -> None:
-        """Stripe (localstripe) accepting the demo's live key, with the app's webhook endpoint
-        subscribed to the checklist's six events and a day of successful charges."""
+        """Stripe (localstripe) accepting the demo's live key, with a day of successful
+        charges."""
         tls = self.ca.issue("127.0.0.1").server_context(self._private_dir("stripe"))
         with threads_spared_stop_signals():
             self.stripe = StripePeer(env.get("STRIPE_SECRET_KEY") or "", tls=tls).start()
-        self.stripe.add_webhook_endpoint(
-            STRIPE_WEBHOOK_URL, STRIPE_EVENTS, secret=env.get("STRIPE_WEBHOOK_SECRET")
-        )
+        # Its webhook endpoint is added once the app it points at runs (_start_app).
         now = self._now or datetime.now(UTC)
         for hours_ago in (1, 5, 9, 20):
             self.stripe.add_charge(created=now - timedelta(hours=hours_ago))
@@ -252,7 +321,8 @@ class Sandbox:
         )
 
 
-def _migrate(ini: Path, database_url: str, revision: str) -> None:
+def migrate(ini: Path, database_url: str, revision: str = "heads") -> None:
+    """Bring the database at ``database_url`` to ``revision`` with the alembic of ``ini``."""
     target = parse_database_url(database_url)
     # In a thread with its own loop, so the sandbox can start from async code (tests) too.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -281,7 +351,55 @@ _APPLY: dict[str, Callable[[Sandbox], object]] = {
     "bucket-missing": lambda sandbox: _storage(sandbox).buckets.pop(UPLOADS),
     # The env file holds a secret the Pusher app never had (a paste from another app).
     "pusher-secret": lambda sandbox: _set_env(sandbox, PUSHER_SECRET=secrets.token_hex(10)),
+    # The reference app, changed while it runs: its backend rereads its settings file.
+    "health-degraded": lambda sandbox: _app(sandbox).change(health="degraded"),
+    "slow-api": lambda sandbox: _app(sandbox).change(delay_ms=400),
+    "cert-expiring": lambda sandbox: _expiring_certificate(sandbox),
+    "no-https-redirect": lambda sandbox: _app(sandbox).change(https_redirect=False),
+    "missing-hsts": lambda sandbox: _app(sandbox).change(hsts=False),
+    "cors-reflect": lambda sandbox: _app(sandbox).change(cors_reflect=True),
+    "webhook-no-verify": lambda sandbox: _app(sandbox).change(verify_webhooks=False),
+    "no-rate-limit": lambda sandbox: _app(sandbox).change(login_limit=0),
+    "service-down": lambda sandbox: _app(sandbox).stop_program("toolboxai-celery-beat"),
+    "log-errors": lambda sandbox: _log_errors(sandbox),
 }
+
+
+def _app(sandbox: Sandbox) -> SupervisorServer:
+    assert sandbox.app is not None
+    return sandbox.app
+
+
+def _expiring_certificate(sandbox: Sandbox) -> None:
+    """The certificate was not renewed: it expires in 5 days."""
+    expires = datetime.now(UTC) + EXPIRING_CERT_LIFETIME
+    _app(sandbox).replace_certificate(sandbox.ca.issue("127.0.0.1", "localhost", not_after=expires))
+
+
+def _log_errors(sandbox: Sandbox) -> None:
+    """Every request logs an ERROR with a traceback, and a few came in since the deploy."""
+    app = _app(sandbox)
+    app.change(log_errors=True)
+    context = ssl.create_default_context(cafile=str(sandbox.ca_bundle))
+    for _ in range(3):
+        with urllib.request.urlopen(f"{app.url}/api/health", context=context, timeout=10):
+            pass
+
+
+def _setting_text(value: object) -> str:
+    """A setting as its TOOLBOX_* variable spells it."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
 
 
 def _break_smtp_login(sandbox: Sandbox) -> None:

@@ -23,6 +23,7 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("r", "re-run it", "R", "re-run every check"),
     ("f", "fix: preview, then confirm", "q", "quit"),
     ("/", "filter the checks", "esc", "clear the filter, go back"),
+    ("w", "watch the pane (w: stop)", "s", "sign off a manual check"),
     ("ctrl+p", "palette: every key and fix", "", ""),
 )
 KEY_WIDTH = 6  # "ctrl+p", "MANUAL": both grids get the same columns

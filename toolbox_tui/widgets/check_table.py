@@ -1,12 +1,16 @@
-"""A pane's table of checks: status, title, duration and message, one row per check."""
+"""A pane's table of checks: status, title, duration and message, one row per check; and,
+while watch mode is on, each check's trend after its status."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.events import Resize
 from textual.widgets import DataTable
 
+from checks.watch import TREND_WIDTH
 from toolbox_tui.board import Row
 from toolbox_tui.widgets.status import duration_text, status_text
 
@@ -15,6 +19,7 @@ TIME_WIDTH = 5
 CELL_PADDING = 2  # one space each side of every cell
 SCROLLBAR = 2
 COLUMNS = ("status", "check", "time", "message")
+WATCH_COLUMNS = ("status", "trend", "check", "time", "message")
 
 
 class CheckTable(DataTable[object]):
@@ -37,14 +42,29 @@ class CheckTable(DataTable[object]):
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
         self._rows: list[Row] = []
         self._drawn_widths: tuple[int, int] | None = None
+        self._trends: Callable[[str], Text] | None = None
+        self._trend_cells: dict[str, str] = {}
 
     def on_resize(self, event: Resize) -> None:
         self._drawn_widths = None  # the columns must be laid out again
         self.show_rows(self._rows)
 
+    def show_trends(self, trends: Callable[[str], Text] | None) -> None:
+        """Watch mode: a Trend column after Status, each cell ``trends(check_id)``; None
+        takes the column away again, and the table looks as it did before."""
+        self._trends = trends
+        self._trend_cells = {}
+        self._drawn_widths = None  # the columns must be laid out again
+        self.show_rows(self._rows)
+
+    def _columns(self) -> tuple[str, ...]:
+        return COLUMNS if self._trends is None else WATCH_COLUMNS
+
     def _widths(self) -> tuple[int, int]:
         """Check-title and message widths that fill the table without sideways scrolling."""
         free = self.size.width - STATUS_WIDTH - TIME_WIDTH - 4 * CELL_PADDING - SCROLLBAR
+        if self._trends is not None:
+            free -= TREND_WIDTH + CELL_PADDING
         title = max(min(free * 2 // 5, 34), 12)
         return title, max(free - title, 10)
 
@@ -59,8 +79,10 @@ class CheckTable(DataTable[object]):
         if widths == self._drawn_widths and [r.id for r in rows] == [r.id for r in self._rows]:
             for old, new in zip(self._rows, rows, strict=True):
                 if old != new:
-                    for column, cell in zip(COLUMNS, self._cells(new), strict=True):
+                    for column, cell in zip(self._columns(), self._cells(new), strict=True):
                         self.update_cell(new.id, column, cell)
+                elif self._trends is not None:
+                    self._update_trend(new.id)  # a new result may leave the row as it was
             self._rows = rows
             return
         self._drawn_widths = widths
@@ -69,6 +91,8 @@ class CheckTable(DataTable[object]):
         self.clear(columns=True)
         title_width, message_width = widths
         self.add_column("Status", key="status", width=STATUS_WIDTH)
+        if self._trends is not None:
+            self.add_column("Trend", key="trend", width=TREND_WIDTH)
         self.add_column("Check", key="check", width=title_width)
         self.add_column("Time", key="time", width=TIME_WIDTH)
         self.add_column("Message", key="message", width=message_width)
@@ -81,12 +105,28 @@ class CheckTable(DataTable[object]):
     def _cells(self, row: Row) -> tuple[object, ...]:
         title_width, message_width = self._widths()
         # Text, not str: a DataTable reads strings as markup, and messages quote env values.
-        return (
-            status_text(row.status, row.running, colour=not self.app.no_color),
+        status = status_text(row.status, row.running, colour=not self.app.no_color)
+        rest = (
             Text(_cut(row.title, title_width)),
             Text(duration_text(row.duration_ms)),
             Text(_cut(row.message, message_width)),
         )
+        if self._trends is None:
+            return (status, *rest)
+        return (status, self._trend(row.id), *rest)
+
+    def _trend(self, check_id: str) -> Text:
+        assert self._trends is not None
+        cell = self._trends(check_id)
+        self._trend_cells[check_id] = cell.plain
+        return cell
+
+    def _update_trend(self, check_id: str) -> None:
+        assert self._trends is not None
+        cell = self._trends(check_id)
+        if self._trend_cells.get(check_id) != cell.plain:  # one mark per status: plain will do
+            self._trend_cells[check_id] = cell.plain
+            self.update_cell(check_id, "trend", cell)
 
     @property
     def selected_id(self) -> str | None:
