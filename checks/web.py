@@ -179,9 +179,10 @@ class Answer:
         return self.shown(self.body.decode("utf-8", "replace"))
 
     def unexpected_status(self) -> str:
-        """``answered 302 Found (to /login), not 200: <body>``."""
+        """``Answered 302 Found (to /login), not 200, at <endpoint>: <body>``: the status
+        first, where a narrow column still shows it."""
         where = f" (to {self.shown(self.location)})" if self.location else ""
-        return f"{self.endpoint} answered {self.status_text}{where}, not 200: {self.excerpt()}"
+        return f"Answered {self.status_text}{where}, not 200, at {self.endpoint}: {self.excerpt()}"
 
 
 def printable(text: str, redactor: Redactor) -> str:
@@ -261,8 +262,8 @@ def expect_json(answer: Answer, key: str, wanted: str, hint: str) -> Outcome:
         return failed(answer.unexpected_status(), hint, **facts)
     if not answer.complete:
         return failed(
-            f"{answer.endpoint} answered more than {MAX_BODY_BYTES // 1024} KiB, not a "
-            f"short JSON status: {answer.excerpt()}",
+            f"Answered more than {MAX_BODY_BYTES // 1024} KiB, not a short JSON status, at "
+            f"{answer.endpoint}: {answer.excerpt()}",
             "Is TOOLBOX_TARGET_URL the app, or a page in front of it?",
             **facts,
         )
@@ -270,7 +271,7 @@ def expect_json(answer: Answer, key: str, wanted: str, hint: str) -> Outcome:
         document = json.loads(answer.body)
     except ValueError:  # UnicodeDecodeError is one too
         return failed(
-            f"{answer.endpoint} answered 200, but not with JSON: {answer.excerpt()}",
+            f"Answered 200, but not with JSON, at {answer.endpoint}: {answer.excerpt()}",
             "A proxy or a front-end page may be answering instead of the API: check the "
             "proxy's routes for /api.",
             **facts,
@@ -278,7 +279,7 @@ def expect_json(answer: Answer, key: str, wanted: str, hint: str) -> Outcome:
     expected = json.dumps({key: wanted})
     if not isinstance(document, dict) or key not in document:
         return failed(
-            f"{answer.endpoint} answered JSON without {json.dumps(key)}, not {expected}: "
+            f"Answered JSON without {json.dumps(key)}, not {expected}, at {answer.endpoint}: "
             f"{answer.excerpt()}",
             hint,
             **facts,
@@ -286,9 +287,14 @@ def expect_json(answer: Answer, key: str, wanted: str, hint: str) -> Outcome:
     value = document[key]
     if value != wanted:
         return failed(
-            f"{answer.endpoint} says {json.dumps(key)}: {answer.shown(json.dumps(value))}, "
-            f"not {json.dumps(wanted)}: {answer.excerpt()}",
+            f"Not {wanted}: {json.dumps(key)}: {answer.shown(json.dumps(value))}, not "
+            f"{json.dumps(wanted)}, from {answer.endpoint}: {answer.excerpt()}",
             hint,
             **facts,
         )
-    return passed(f"{answer.endpoint} says {expected} ({answer.elapsed_ms:.0f} ms).", **facts)
+    # The verdict first ("Healthy: ...", "Connected: ..."), the address last: a narrow
+    # column shows only the start.
+    return passed(
+        f"{wanted.capitalize()}: {expected} in {answer.elapsed_ms:.0f} ms from {answer.endpoint}.",
+        **facts,
+    )

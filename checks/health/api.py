@@ -57,11 +57,12 @@ async def api_dashboard(ctx: CheckContext) -> Outcome:
         )
     if "html" not in answer.content_type.lower():
         return warned(
-            f"{answer.endpoint} answered 200, but with {facts['content_type']}, not an HTML page.",
+            f"Answered 200, but with {facts['content_type']}, not an HTML page, at "
+            f"{answer.endpoint}.",
             "Is / routed to the API instead of the dashboard? Open it in a browser.",
             **facts,
         )
-    return passed(f"{answer.endpoint} answered 200 ({answer.elapsed_ms:.0f} ms).", **facts)
+    return passed(f"Answered 200 in {answer.elapsed_ms:.0f} ms at {answer.endpoint}.", **facts)
 
 
 @check(

@@ -175,20 +175,28 @@ def _judge_certificate(
         f"(subject {shown['subject']}, issued by {shown['issuer']}, for {shown['names']}; "
         f"{_expiry(expires, now, days)})"
     )
+    # Every message leads with the verdict and the days left, the address after: a narrow
+    # column shows only the start.
     if problem is not None:
-        why, hint = _verification_failure(problem, host, shown, expires, now)
-        return failed(f"The TLS certificate of {endpoint} {why} {about}.", hint, **facts)
+        label, why, hint = _verification_failure(problem, host, shown, expires, now)
+        return failed(f"{label}: the TLS certificate of {endpoint} {why} {about}.", hint, **facts)
     if expires <= now:  # a clock ahead of OpenSSL's, or a second too late
-        return failed(f"The TLS certificate of {endpoint} has expired {about}.", _RENEW, **facts)
+        return failed(
+            f"Expired: the TLS certificate of {endpoint} has expired {about}.", _RENEW, **facts
+        )
     summary = (
-        f"The TLS certificate of {endpoint} is trusted and valid for {host}, issued by "
+        f"the TLS certificate of {endpoint} is trusted and valid for {host}, issued by "
         f"{shown['issuer']}; it expires on {_date(expires)}"
     )
     if days < FAIL_DAYS:
-        return failed(f"{summary}, in {_days(days)}: under {FAIL_DAYS} days.", _RENEW, **facts)
+        return failed(
+            f"Expires in {_days(days)}, under {FAIL_DAYS} days: {summary}.", _RENEW, **facts
+        )
     if days < WARN_DAYS:
-        return warned(f"{summary}, in {_days(days)}: under {WARN_DAYS} days.", _RENEW, **facts)
-    return passed(f"{summary} (in {_days(days)}).", **facts)
+        return warned(
+            f"Expires in {_days(days)}, under {WARN_DAYS} days: {summary}.", _RENEW, **facts
+        )
+    return passed(f"Trusted, {_days(days)} left: {summary}.", **facts)
 
 
 _RENEW = (
@@ -203,33 +211,38 @@ def _verification_failure(
     shown: dict[str, str],
     expires: datetime,
     now: datetime,
-) -> tuple[str, str]:
-    """What the verification failure means, and what to do: (sentence part, hint)."""
+) -> tuple[str, str, str]:
+    """What the verification failure means, and what to do: (a short verdict to lead the
+    message, sentence part, hint)."""
     code = problem.verify_code
     if code in NAME_MISMATCH:
         return (
+            "Wrong host name",
             f"is for another host name: it does not name {host}",
             f"Reissue the certificate with {host} in its subjectAltName, or use a name it "
             "was issued for in TOOLBOX_TARGET_URL.",
         )
     if code == EXPIRED:
-        return "has expired", _RENEW
+        return "Expired", "has expired", _RENEW
     if code == NOT_YET_VALID:
         return (
+            "Not valid yet",
             "is not valid yet",
             "Check this host's clock and the server's; reissue the certificate if its "
             "start date is wrong.",
         )
     if code in UNTRUSTED:
         return (
+            "Untrusted issuer",
             f"is from an untrusted issuer ({_detail(problem)}): neither the system's CAs nor "
             f"{_CA_SETTING} trust {shown['issuer']}",
             f"Install the full chain (the intermediate certificates) on the server; if a "
             f"private CA issued it, set {_CA_SETTING} to that CA's PEM file.",
         )
     if expires <= now:
-        return "has expired", _RENEW
+        return "Expired", "has expired", _RENEW
     return (
+        "Not verified",
         f"failed verification ({_detail(problem)})",
         "Inspect it with `openssl s_client -connect host:port -showcerts` from this host.",
     )
@@ -295,8 +308,8 @@ async def https_redirect(ctx: CheckContext) -> Outcome:
         if not _refused(exc):
             raise
         return warned(
-            f"Nothing listens on {url} (connection refused): nothing is served in clear, but "
-            f"a browser given the bare name {host} gets an error instead of the site.",
+            f"Connection refused: nothing listens on {url}, so nothing is served in clear, "
+            f"but a browser given the bare name {host} gets an error instead of the site.",
             f"Listen on that port and answer every request with a 301 to https://{host}/ "
             "(nginx: `return 301 https://$host$request_uri;`).",
         )
@@ -342,19 +355,19 @@ def _judge_redirect(answer: Answer, url: str, host: str) -> Outcome:
     )
     if answer.status_code == 200:
         return failed(
-            f"{url} answered 200 in clear: the app is served without TLS, where it must "
+            f"Answered 200 in clear at {url}: the app is served without TLS, where it must "
             "redirect to https.",
             fix,
             **facts,
         )
     if not 300 <= answer.status_code < 400:
         return failed(
-            f"{url} answered {answer.status_text}, not a redirect to https: {answer.excerpt()}",
+            f"Answered {answer.status_text}, not a redirect to https, at {url}: {answer.excerpt()}",
             fix,
             **facts,
         )
     if not location:
-        return failed(f"{url} answered {answer.status_text} without a Location.", fix, **facts)
+        return failed(f"Answered {answer.status_text} without a Location at {url}.", fix, **facts)
     went = answer.shown(location)
     try:
         parts = urlsplit(location)
@@ -363,22 +376,27 @@ def _judge_redirect(answer: Answer, url: str, host: str) -> Outcome:
         scheme, to_host = "", ""
     if scheme != "https":
         return failed(
-            f"{url} redirects to {went}, which is not https: the next request is in clear too.",
+            f"Not a redirect to https: {url} redirects to {went}, so the next request is in "
+            "clear too.",
             fix,
             **facts,
         )
     if to_host != host.strip("[]"):
         return warned(
-            f"{url} redirects to https on another host ({went}), not on {host}.",
+            f"Redirects to https on another host: {url} redirects to {went}, not to {host}.",
             "Fine if that is the site's canonical name (www.); otherwise redirect to "
             f"https://{host}/.",
             **facts,
         )
     if answer.status_code not in _PERMANENT:
         return warned(
-            f"{url} redirects to {went} with {answer.status_text}, a temporary redirect: "
+            f"Temporary redirect ({answer.status_text}): {url} redirects to {went}, so "
             "browsers ask over http again every time.",
             "Make it permanent: 301 (or 308).",
             **facts,
         )
-    return passed(f"{url} answered {answer.status_text} to {went}.", **facts)
+    return passed(
+        f"Permanent redirect ({answer.status_code}) to https: {url} answered "
+        f"{answer.status_text} to {went}.",
+        **facts,
+    )

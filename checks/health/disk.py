@@ -60,7 +60,7 @@ def measure(config: ToolboxConfig, usage_of: UsageOf) -> Outcome:
         usage = usage_of(path)
     except FileNotFoundError:
         return failed(
-            f"{path} ({setting}) does not exist, so its disk usage cannot be read.",
+            f"Disk usage cannot be read: {path} ({setting}) does not exist.",
             f"Set {setting} to the app's data volume (where uploads, logs and backups go).",
         )
     except OSError as exc:
@@ -87,16 +87,18 @@ def judge(path: Path, usage: Usage) -> Outcome:
         "total": size_text(usage.total),
         "free": size_text(usage.free),
     }
-    message = (
-        f"{path} is {percent:.1f} % full: {size_text(usage.used)} used of {size_text(usable)}, "
-        f"{size_text(usage.free)} free"
+    # The figure first, the path last: a narrow column shows only the start.
+    full = f"{percent:.1f} % full"
+    sizes = (
+        f"{size_text(usage.used)} used of {size_text(usable)}, {size_text(usage.free)} free, "
+        f"on {path}"
     )
     hint = (
         "Free space (old backups, rotated logs, Docker images: `du -xh -d1 "
         f"{path} | sort -h`) or grow the volume before the release."
     )
     if percent >= FAIL_PERCENT:
-        return failed(f"{message}: {FAIL_PERCENT:g} % or more.", hint, **facts)
+        return failed(f"{full} ({FAIL_PERCENT:g} % or more): {sizes}.", hint, **facts)
     if percent >= WARN_PERCENT:
-        return warned(f"{message}: {WARN_PERCENT:g} % or more.", hint, **facts)
-    return passed(f"{message}.", **facts)
+        return warned(f"{full} ({WARN_PERCENT:g} % or more): {sizes}.", hint, **facts)
+    return passed(f"{full}: {sizes}.", **facts)

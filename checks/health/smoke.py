@@ -179,8 +179,8 @@ async def upload_init(ctx: CheckContext) -> Outcome:
             **facts,
         )
     return passed(
-        f"{answer.endpoint} started a multipart upload of {of}: {part_count} parts, upload id "
-        f"{facts['upload_id']}.",
+        f"Started a multipart upload of {of}: {part_count} parts, upload id "
+        f"{facts['upload_id']}, at {answer.endpoint}.",
         **facts,
     )
 
@@ -239,7 +239,8 @@ class _Trial:
                 **self.facts,
             )
         return passed(
-            f"Created the environment {self.name} (id {self.created}) through "
+            f"All {len(_STEPS)} steps worked: created the environment {self.name} (id "
+            f"{self.created}) through "
             f"{self.where.base}, saw it in the API's list and its row in roblox_environments, "
             "deleted it, and its row is gone.",
             **self.facts,

@@ -148,6 +148,7 @@ async def cookies(ctx: CheckContext) -> Outcome:
         "check it in a browser)"
     )
     return findings.outcome(
-        f"{asked}: every cookie ({', '.join(names)}) is Secure and has SameSite{httponly}{login}.",
+        f"Every cookie is Secure and has SameSite ({', '.join(names)}, from {asked})"
+        f"{httponly}{login}.",
         cookies=", ".join(names),
     )

@@ -119,9 +119,9 @@ async def cors(ctx: CheckContext) -> Outcome:
         # on the API's real answers (api.health says why /api/health does not answer).
         to = f" (to {simple.shown(simple.location)})" if simple.location else ""
         findings.warn(
-            f"{simple.endpoint} answered the GET with {simple.status_text}{to} and the "
-            f"preflight with {preflight.status_text}, not a 2xx success: the CORS policy "
-            "could not be judged",
+            f"The CORS policy could not be judged: {simple.endpoint} answered the GET with "
+            f"{simple.status_text}{to} and the preflight with {preflight.status_text}, not a "
+            "2xx success",
             f"Is TOOLBOX_TARGET_URL the app? {PATH} must answer 200 without a login.",
         )
     # Origins it does allow (its own), as sent: the foreign one is refused when absent.
@@ -130,8 +130,8 @@ async def cors(ctx: CheckContext) -> Outcome:
     )
     only = f"; it allows only {allowed}" if allowed else ""
     return findings.outcome(
-        f"{simple.endpoint} refused the foreign origin {PROBE_ORIGIN}: no {ALLOW_ORIGIN} "
-        f"for it, in the preflight or the GET{only}.",
+        f"Foreign origin refused: {simple.endpoint} sent no {ALLOW_ORIGIN} for "
+        f"{PROBE_ORIGIN}, in the preflight or the GET{only}.",
         origin_sent=PROBE_ORIGIN,
         preflight=preflight.status_text,
         allow_origin=allowed or "(not sent)",

@@ -153,7 +153,7 @@ async def hsts(ctx: CheckContext) -> Outcome:
     first = answers[0].header_values(HSTS)
     sent = answers[0].shown(first[0]) if first else "(not sent)"
     return findings.outcome(
-        f"{' and '.join(a.endpoint for a in answers)} send {HSTS}: {sent}.",
+        f"HSTS is sent ({HSTS}: {sent}) by {' and '.join(a.endpoint for a in answers)}.",
         hsts=sent,
         **answers[0].evidence(),
     )
@@ -314,8 +314,9 @@ async def security_headers(ctx: CheckContext) -> Outcome:
         "referrer_policy": _judge_referrer(answer, findings),
     }
     return findings.outcome(
-        f"{answer.endpoint} sends {CSP}, X-Content-Type-Options: nosniff, framing protection "
-        f"({facts['framing']}) and Referrer-Policy: {facts['referrer_policy']}.",
+        f"All four are sent: {CSP}, X-Content-Type-Options: nosniff, framing protection "
+        f"({facts['framing']}) and Referrer-Policy: {facts['referrer_policy']}, by "
+        f"{answer.endpoint}.",
         **facts,
         **answer.evidence(),
     )

@@ -92,8 +92,8 @@ async def rate_limit(ctx: CheckContext) -> Outcome:
             sent += 1
             slowest = max(slowest, answer.elapsed_ms / 1000)
     return failed(
-        f"{url} took {most} failed logins in a row, none refused with 429 Too Many Requests: "
-        "passwords can be guessed at full speed.",
+        f"Not limited: {most} failed logins in a row, none refused with 429 Too Many "
+        f"Requests, at {url}: passwords can be guessed at full speed.",
         "Limit failed logins per client address (say 5 a minute) in the app or its proxy, "
         f"answering 429 with Retry-After. If the limit is set above {most}, raise {_MAX}.",
         attempts=most,
@@ -107,9 +107,9 @@ def _out_of_time(
     """WARN: the check's time ran out after ``sent`` failed logins, none refused."""
     last = f", and attempt {sent + 1} had no answer yet" if unanswered else ""
     return warned(
-        f"{url} took {sent} failed logins in a row, none refused with 429, before the check's "
-        f"{budget:g} s ran out{last} ({most} were allowed by {_MAX}): the limit, if there is "
-        f"one, is above {sent}.",
+        f"No limit seen before the check's {budget:g} s ran out: {url} took {sent} failed "
+        f"logins in a row, none refused with 429{last} ({most} were allowed by {_MAX}): the "
+        f"limit, if there is one, is above {sent}.",
         f"The slowest answer took {slowest * 1000:.0f} ms. Raise TOOLBOX_CHECK_TIMEOUT, or "
         f"lower {_MAX} to the most failed logins the app should allow.",
         attempts=sent + (1 if unanswered else 0),
@@ -128,8 +128,8 @@ def _limited(answer: Answer, attempt: int) -> Outcome:
     facts = {"attempts": str(attempt), "retry_after": sent or "(not sent)", **answer.evidence()}
     if attempt == 1:
         return warned(
-            f"{answer.endpoint} refused the very first login attempt with 429 Too Many "
-            f"Requests{after}: a lockout left by an earlier probe (or other failed logins from "
+            f"429 Too Many Requests to the very first login attempt{after}, at "
+            f"{answer.endpoint}: a lockout left by an earlier probe (or other failed logins from "
             "this address), or a firewall in front of the app; the limit cannot be told.",
             "Run this check again once the lockout has passed (Retry-After says when), or "
             "from another address.",
@@ -137,8 +137,8 @@ def _limited(answer: Answer, attempt: int) -> Outcome:
         )
     before = attempt - 1
     return passed(
-        f"{answer.endpoint} refused login attempt {attempt} with 429 Too Many Requests{after}: "
-        f"failed logins are limited after {before} attempt{'s' if before != 1 else ''}.",
+        f"Failed logins are limited after {before} attempt{'s' if before != 1 else ''}: "
+        f"{answer.endpoint} refused login attempt {attempt} with 429 Too Many Requests{after}.",
         **facts,
     )
 
@@ -151,16 +151,15 @@ def _not_a_failed_login(answer: Answer, attempt: int) -> Outcome | None:
     facts = {"attempts": str(attempt), **answer.evidence()}
     if answer.status_code in _NO_ROUTE:
         return failed(
-            f"{answer.endpoint} answered {answer.status_text}: there is no login endpoint "
-            "there to probe.",
+            f"No login endpoint to probe: {answer.endpoint} answered {answer.status_text}.",
             _PATH_HINT,
             **facts,
         )
     if 300 <= answer.status_code < 400 or answer.status_code in _MALFORMED:
         to = f" (to {answer.shown(answer.location)})" if answer.location else ""
         return failed(
-            f"{answer.endpoint} answered the login attempt with {answer.status_text}{to}: not "
-            "a login endpoint, or it wants another body (this one is JSON with email and "
+            f"Answered the login attempt with {answer.status_text}{to} at {answer.endpoint}: "
+            "not a login endpoint, or it wants another body (this one is JSON with email and "
             "password); no password was tried, so the limit could not be probed: "
             f"{answer.excerpt()}",
             _PATH_HINT,
@@ -168,8 +167,8 @@ def _not_a_failed_login(answer: Answer, attempt: int) -> Outcome | None:
         )
     if 200 <= answer.status_code < 300:
         return failed(
-            f"{answer.endpoint} answered {answer.status_text} to a login for the made-up "
-            f"account {PROBE_EMAIL} with a random password: it accepts any login.",
+            f"Accepts any login: {answer.endpoint} answered {answer.status_text} to a login "
+            f"for the made-up account {PROBE_EMAIL} with a random password.",
             f"Check that {_PATH} is the login API, and that it checks passwords.",
             **facts,
         )

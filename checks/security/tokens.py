@@ -213,7 +213,8 @@ class _Walk:
                 4, _AGAIN, again, "401 or 403", "A revoked token must be refused with 401 or 403."
             )
         return passed(
-            f"A fresh access token worked on {me.endpoint} ({me.status_text}), was revoked at "
+            f"Revoked tokens are refused: a fresh access token worked on {me.endpoint} "
+            f"({me.status_text}), was revoked at "
             f"{revoked.endpoint} and then refused ({again.status_text}).",
             **again.evidence(),
         )

@@ -20,7 +20,7 @@ def server_error(answer: Answer, what: str, hint: str = "") -> Outcome | None:
     if answer.status_code < 500:
         return None
     return failed(
-        f"{answer.endpoint} answered {what} with {answer.status_text}, so it could not be "
+        f"Answered {what} with {answer.status_text} at {answer.endpoint}, so it could not be "
         f"judged: {answer.excerpt()}",
         hint or "The app (or the proxy in front of it) is failing: look at its logs.",
         **answer.evidence(),

@@ -143,16 +143,18 @@ def judge(signed: Answer, tampered: Answer) -> Outcome:
         if (broken := server_error(answer, what)) is not None:
             return broken
     if 300 <= signed.status_code < 400:
+        to = f" (to {signed.shown(signed.location)})" if signed.location else ""
         return failed(
-            f"{signed.endpoint} redirected the signed test event ({signed.unexpected_status()}): "
-            "Stripe does not follow redirects, so its events are lost.",
+            f"Redirected the signed test event with {signed.status_text}{to} at "
+            f"{signed.endpoint}: Stripe does not follow redirects, so its events are lost: "
+            f"{signed.excerpt()}",
             f"Set the webhook URL (and {URL_SETTING}) to the address it redirects to.",
             **facts,
         )
     if signed.status_code in (404, 405):
         return failed(
-            f"{signed.endpoint} answered {signed.status_text}: no webhook endpoint takes "
-            "events there.",
+            f"No webhook endpoint takes events there: {signed.endpoint} answered "
+            f"{signed.status_text}.",
             f"Set {URL_SETTING} to the app's Stripe webhook URL.",
             **facts,
         )
@@ -160,8 +162,8 @@ def judge(signed: Answer, tampered: Answer) -> Outcome:
     if not 200 <= signed.status_code < 300:
         also = " (yet it accepted the tampered one)" if accepted_tampered else ""
         return failed(
-            f"{signed.endpoint} refused a test event correctly signed with {SECRET} "
-            f"({signed.status_text}){also}: the secret in the env file is not the one the app "
+            f"Refused a test event correctly signed with {SECRET} ({signed.status_text}){also}, "
+            f"at {signed.endpoint}: the secret in the env file is not the one the app "
             f"verifies with: {signed.excerpt()}",
             f"Put the endpoint's signing secret (Stripe Dashboard > Developers > Webhooks) in "
             f"{SECRET} of the env file and of the app, and restart the app. Also check this "
@@ -171,17 +173,17 @@ def judge(signed: Answer, tampered: Answer) -> Outcome:
         )
     if accepted_tampered:
         return failed(
-            f"{signed.endpoint} accepted a test event whose body was changed after signing "
-            f"({tampered.status_text}): signatures are not verified, so anyone can send it "
-            "fake payments.",
+            f"Signatures are not verified: {signed.endpoint} accepted a test event whose body "
+            f"was changed after signing ({tampered.status_text}), so anyone can send it fake "
+            "payments.",
             "Verify every event with stripe.Webhook.construct_event(payload, "
             f"Stripe-Signature header, {SECRET}) on the raw body, and answer 400 when it raises.",
             **facts,
         )
     if not 400 <= tampered.status_code < 500:
         return failed(
-            f"{signed.endpoint} answered the tampered test event with {tampered.status_text}, "
-            "not a 4xx refusal.",
+            f"Answered the tampered test event with {tampered.status_text}, not a 4xx refusal, "
+            f"at {signed.endpoint}.",
             "Answer 400 to an event whose signature does not verify.",
             **facts,
         )
@@ -189,8 +191,8 @@ def judge(signed: Answer, tampered: Answer) -> Outcome:
         # Not taken, but maybe for another reason (too many requests, a conflict): whether
         # the signature was checked cannot be told.
         return warned(
-            f"{signed.endpoint} answered the tampered test event with {tampered.status_text}, "
-            f"not 400, 401 or 403: it was not taken, but a {tampered.status_code} cannot be "
+            f"Answered the tampered test event with {tampered.status_text}, not 400, 401 or "
+            f"403, at {signed.endpoint}: it was not taken, but a {tampered.status_code} cannot be "
             "told from a refusal for another reason (a rate limit, a conflict), so signature "
             f"verification is not proven: {tampered.excerpt()}",
             "Answer 400 to an event whose signature does not verify (as "
@@ -198,7 +200,7 @@ def judge(signed: Answer, tampered: Answer) -> Outcome:
             **facts,
         )
     return passed(
-        f"{signed.endpoint} took the event signed with {SECRET} ({signed.status_text}) and "
-        f"refused it tampered ({tampered.status_text}): signatures are verified.",
+        f"Signatures are verified: {signed.endpoint} took the event signed with {SECRET} "
+        f"({signed.status_text}) and refused it tampered ({tampered.status_text}).",
         **facts,
     )

@@ -110,7 +110,7 @@ async def test_requests_name_toolbox_tui_and_follow_no_redirect(
     app.routes["/"] = Reply(302, b"", "text/html", headers=(("Location", "/login"),))
     app.routes["/login"] = html_reply()
     result = await check_app(make_context, DASHBOARD, app.url, ca_bundle=ca_bundle)
-    assert_fails(result, f"{app.url}/ answered 302 Found (to /login), not 200")
+    assert_fails(result, f"Answered 302 Found (to /login), not 200, at {app.url}/:")
     assert [r.path for r in app.requests] == ["/"]
     assert app.requests[0].headers["user-agent"].startswith("toolbox-tui/")
 
@@ -121,6 +121,9 @@ async def test_a_base_url_with_a_path_is_followed_by_the_endpoint(
     app.routes["/app/api/health"] = app.routes.pop("/api/health")
     result = await check_app(make_context, HEALTH, app.url + "/app/", ca_bundle=ca_bundle)
     assert result.status is Status.PASS, result.message
+    # The verdict leads (a narrow column shows only the start), the address follows.
+    assert result.message.startswith('Healthy: {"status": "healthy"} in '), result.message
+    assert result.message.endswith(f" ms from {app.url}/app/api/health."), result.message
     assert [r.path for r in app.requests] == ["/app/api/health"]
 
 
@@ -133,7 +136,11 @@ async def test_fails_on_another_status_code(
 ) -> None:
     app.routes[PATHS[check_id]] = Reply(503, b"upstream connect error", "text/plain")
     result = await check_app(make_context, check_id, app.url, ca_bundle=ca_bundle)
-    assert_fails(result, "answered 503 Service Unavailable", "not 200", "upstream connect error")
+    assert_fails(
+        result,
+        f"Answered 503 Service Unavailable, not 200, at {app.url}{PATHS[check_id]}:",
+        "upstream connect error",
+    )
     assert result.evidence["status code"] == "503"
 
 
@@ -144,7 +151,11 @@ async def test_fails_when_the_app_reports_another_value(
     key, wanted = JSON_CHECKS[check_id]
     app.routes[PATHS[check_id]] = json_reply({key: "degraded", "redis": "down"})
     result = await check_app(make_context, check_id, app.url, ca_bundle=ca_bundle)
-    assert_fails(result, f'says "{key}": "degraded", not "{wanted}"', '"redis": "down"')
+    assert_fails(
+        result,
+        f'Not {wanted}: "{key}": "degraded", not "{wanted}", from {app.url}{PATHS[check_id]}:',
+        '"redis": "down"',
+    )
 
 
 @json_check
@@ -153,7 +164,11 @@ async def test_fails_on_a_body_that_is_not_json(
 ) -> None:
     app.routes[PATHS[check_id]] = html_reply(body=b"<html>Welcome to nginx!</html>")
     result = await check_app(make_context, check_id, app.url, ca_bundle=ca_bundle)
-    assert_fails(result, "answered 200, but not with JSON", "Welcome to nginx!")
+    assert_fails(
+        result,
+        f"Answered 200, but not with JSON, at {app.url}{PATHS[check_id]}:",
+        "Welcome to nginx!",
+    )
 
 
 @json_check
@@ -161,10 +176,14 @@ async def test_fails_on_a_body_that_is_not_json(
 async def test_fails_on_json_without_the_expected_key(
     make_context: MakeContext, app: WebServer, ca_bundle: Path, check_id: str, document: object
 ) -> None:
-    key, _ = JSON_CHECKS[check_id]
+    key, wanted = JSON_CHECKS[check_id]
     app.routes[PATHS[check_id]] = json_reply(document)
     result = await check_app(make_context, check_id, app.url, ca_bundle=ca_bundle)
-    assert_fails(result, f'answered JSON without "{key}"')
+    assert_fails(
+        result,
+        f'Answered JSON without "{key}", not {{"{key}": "{wanted}"}}, at '
+        f"{app.url}{PATHS[check_id]}:",
+    )
 
 
 @json_check
@@ -175,7 +194,10 @@ async def test_reads_no_more_than_a_short_answer(
     padding = "x" * (100 * 1024)
     app.routes[PATHS[check_id]] = json_reply({key: wanted, "padding": padding})
     result = await check_app(make_context, check_id, app.url, ca_bundle=ca_bundle)
-    assert_fails(result, "answered more than 64 KiB")
+    assert_fails(
+        result,
+        f"Answered more than 64 KiB, not a short JSON status, at {app.url}{PATHS[check_id]}:",
+    )
     assert len(result.message) < 500
 
 
@@ -185,7 +207,9 @@ async def test_what_came_back_is_cut_and_never_drives_the_terminal(
     body = b"\x1b[2J\x1b]0;owned\x07" + b"A" * 5000
     app.routes["/api/health"] = Reply(500, body, "text/plain")
     result = await check_app(make_context, HEALTH, app.url, ca_bundle=ca_bundle)
-    assert_fails(result, "answered 500 Internal Server Error", "\\x1b[2J")
+    assert_fails(
+        result, f"Answered 500 Internal Server Error, not 200, at {app.url}/api/health:", "\\x1b[2J"
+    )
     assert "\x1b" not in result.message and "\x07" not in result.message
     assert result.message.endswith("…") and result.message.count("A") <= 200
 

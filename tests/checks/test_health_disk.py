@@ -42,7 +42,8 @@ class DiskUsage(NamedTuple):
 def test_warns_from_75_and_fails_from_90_percent(used: int, free: int, status: Status) -> None:
     outcome = judge(Path("/srv/app"), DiskUsage(total=1000, used=used, free=free))
     assert outcome.status is status, outcome.message
-    assert f"/srv/app is {used / 10:.1f} % full" in outcome.message
+    assert outcome.message.startswith(f"{used / 10:.1f} % full"), outcome.message
+    assert outcome.message.endswith(" free, on /srv/app."), outcome.message
     if status is not Status.PASS:
         assert "or grow the volume" in outcome.hint
 
@@ -51,7 +52,9 @@ def test_counts_as_df_does_without_the_blocks_reserved_for_root() -> None:
     # 100 GiB, 5 GiB reserved for root: 85 used and 10 free is 89.5 % full, not 85 %.
     outcome = judge(Path("/srv"), DiskUsage(100 * GIB, 85 * GIB, 10 * GIB))
     assert outcome.status is Status.WARN
-    assert "is 89.5 % full: 85.0 GiB used of 95.0 GiB, 10.0 GiB free" in outcome.message
+    assert outcome.message == (
+        "89.5 % full (75 % or more): 85.0 GiB used of 95.0 GiB, 10.0 GiB free, on /srv."
+    )
     assert outcome.evidence["total"] == "100.0 GiB"
 
 
@@ -101,7 +104,7 @@ async def test_a_real_call_through_the_runner(make_context: MakeContext, tmp_pat
     result = await run_check(make_context("", app_volume=tmp_path), "host.disk-usage")
     # This machine's disk decides the verdict; the check must reach one.
     assert result.status in (Status.PASS, Status.WARN, Status.FAIL), result.message
-    assert result.message.startswith(f"{tmp_path} is ") and "% full" in result.message
+    assert "% full" in result.message and result.message.endswith(f" free, on {tmp_path}.")
     assert result.evidence["total"].endswith("iB")
 
 

@@ -136,7 +136,10 @@ async def test_fails_on_an_answer_that_is_not_200(
         result = await measure(make_context, app.url, ca_bundle)
     assert result.status is Status.FAIL, result.message
     assert "6 of 6 answers of" in result.message and "were not 200" in result.message
-    assert "answered 503 Service Unavailable, not 200: upstream connect error" in result.message
+    assert (
+        f"Answered 503 Service Unavailable, not 200, at {app.url}/api/health: "
+        "upstream connect error" in result.message
+    )
     assert result.evidence["first status"] == "503"
 
 

@@ -42,7 +42,11 @@ async def test_passes_against_the_reference_app(
     app: ReferenceApp, context: SecurityContext
 ) -> None:
     result = await check(context(app.url), COOKIES)
-    assert_status(result, Status.PASS, f"{app.url}/: every cookie (session) is Secure")
+    assert_status(
+        result,
+        Status.PASS,
+        f"Every cookie is Secure and has SameSite (session, from {app.url}/)",
+    )
     assert "the login answer was not asked" in result.message
     assert result.evidence["cookies"] == "session"
 
@@ -158,7 +162,7 @@ async def test_a_bare_session_cookie_fails_naming_it_and_never_its_value(
         (
             "session=x; Secure; HttpOnly; SameSite=None",
             Status.PASS,
-            "every cookie (session) is Secure and has SameSite; the session cookies are HttpOnly",
+            "Every cookie is Secure and has SameSite (session, from https://127.0.0.1:",
         ),
         ("session=x; Secure; HttpOnly", Status.WARN, "cookie session (from /) has no SameSite"),
         (
@@ -167,8 +171,16 @@ async def test_a_bare_session_cookie_fails_naming_it_and_never_its_value(
             "SameSite=Loose, not Strict, Lax or None",
         ),
         # A CSRF token is meant to be read by the page's script; a preference is no session.
-        ("csrftoken=x; Secure; SameSite=Strict", Status.PASS, "every cookie (csrftoken)"),
-        ("theme=dark; Secure; SameSite=Lax", Status.PASS, "every cookie (theme)"),
+        (
+            "csrftoken=x; Secure; SameSite=Strict",
+            Status.PASS,
+            "Every cookie is Secure and has SameSite (csrftoken, from ",
+        ),
+        (
+            "theme=dark; Secure; SameSite=Lax",
+            Status.PASS,
+            "Every cookie is Secure and has SameSite (theme, from ",
+        ),
         # Attribute names in any case, as browsers read them.
         ("__Host-session=x; secure; httponly; samesite=lax; path=/", Status.PASS, "__Host-session"),
         # Clearing a cookie stores nothing to protect.
@@ -205,7 +217,12 @@ async def test_a_cookie_of_the_login_answer_is_judged(
 async def test_a_server_error_is_not_judged(site: WebServer, context: SecurityContext) -> None:
     site.routes["/"] = Reply(500, b"Traceback (most recent call last)", "text/plain")
     result = await check(context(site.url), COOKIES)
-    assert_status(result, Status.FAIL, "answered GET with 500 Internal Server Error", "Traceback")
+    assert_status(
+        result,
+        Status.FAIL,
+        f"Answered GET with 500 Internal Server Error at {site.url}/, so it could not be judged",
+        "Traceback",
+    )
 
 
 async def test_skips_without_a_target(context: SecurityContext) -> None:

@@ -35,8 +35,8 @@ async def test_passes_against_the_reference_app(
     assert_status(
         result,
         Status.PASS,
-        f"{app.url}/api/health refused the foreign origin {PROBE_ORIGIN}",
-        "in the preflight or the GET",
+        f"Foreign origin refused: {app.url}/api/health sent no Access-Control-Allow-Origin for "
+        f"{PROBE_ORIGIN}, in the preflight or the GET",
     )
     assert result.evidence["preflight"] == "204 No Content"
 
@@ -67,7 +67,7 @@ async def test_asks_as_a_foreign_page_would(api: WebServer, context: SecurityCon
 @pytest.mark.parametrize(
     ("headers", "status", "phrase"),
     [
-        ((), Status.PASS, "refused the foreign origin"),
+        ((), Status.PASS, "Foreign origin refused: "),
         (
             ((ACAO, "https://toolboxai.example.com"), (ACAC, "true")),
             Status.PASS,
@@ -104,7 +104,11 @@ async def test_a_failing_preflight_fails_the_check(
 ) -> None:
     api.routes["/api/health"] = answering(status=502)
     result = await check(context(api.url), CORS)
-    assert_status(result, Status.FAIL, "answered the preflight (OPTIONS) with 502 Bad Gateway")
+    assert_status(
+        result,
+        Status.FAIL,
+        f"Answered the preflight (OPTIONS) with 502 Bad Gateway at {api.url}/api/health",
+    )
 
 
 async def test_a_preflight_refused_with_405_is_a_refusal(
@@ -113,7 +117,7 @@ async def test_a_preflight_refused_with_405_is_a_refusal(
     # The preflight's answer, then the GET's.
     api.routes = InTurn("/api/health", answering(status=405), answering())
     result = await check(context(api.url), CORS)
-    assert_status(result, Status.PASS, "refused the foreign origin")
+    assert_status(result, Status.PASS, f"Foreign origin refused: {api.url}/api/health sent no")
     assert result.evidence["preflight"] == "405 Method Not Allowed"
 
 
@@ -136,8 +140,8 @@ async def test_a_get_that_is_no_success_cannot_be_judged(
     assert_status(
         result,
         Status.WARN,
-        phrase,
-        "not a 2xx success: the CORS policy could not be judged",
+        f"The CORS policy could not be judged: {api.url}/api/health {phrase}",
+        "not a 2xx success",
         "Is TOOLBOX_TARGET_URL the app? /api/health must answer 200",
     )
 

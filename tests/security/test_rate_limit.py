@@ -58,8 +58,8 @@ async def test_passes_when_the_reference_app_limits_logins(
     assert_status(
         result,
         Status.PASS,
-        f"{app.url}{LOGIN} refused login attempt 6 with 429 Too Many Requests, saying "
-        "Retry-After: 60 s: failed logins are limited after 5 attempts",
+        f"Failed logins are limited after 5 attempts: {app.url}{LOGIN} refused login attempt 6 "
+        "with 429 Too Many Requests, saying Retry-After: 60 s.",
     )
     assert logins(app) == ["401"] * 5 + ["429"]
 
@@ -73,7 +73,8 @@ async def test_fails_when_the_reference_app_does_not_limit_logins(
     assert_status(
         result,
         Status.FAIL,
-        f"{app.url}{LOGIN} took 9 failed logins in a row, none refused with 429",
+        "Not limited: 9 failed logins in a row, none refused with 429 Too Many Requests, at "
+        f"{app.url}{LOGIN}: passwords can be guessed at full speed",
         "Limit failed logins per client address",
         "raise TOOLBOX_RATE_LIMIT_MAX_REQUESTS",
     )
@@ -84,7 +85,7 @@ async def test_a_limit_above_the_most_it_may_send_fails_after_exactly_that_many(
     app: ReferenceApp, context: SecurityContext
 ) -> None:
     ctx = context(app.url, rate_limit_probe=True, rate_limit_max_requests=3)
-    assert_status(await check(ctx, LIMIT), Status.FAIL, "took 3 failed logins")
+    assert_status(await check(ctx, LIMIT), Status.FAIL, "Not limited: 3 failed logins")
     assert logins(app) == ["401"] * 3
 
 
@@ -92,7 +93,7 @@ async def test_sends_made_up_logins_one_after_the_other(
     site: WebServer, context: SecurityContext
 ) -> None:
     ctx = context(site.url, rate_limit_probe=True, rate_limit_max_requests=7)
-    assert_status(await check(ctx, LIMIT), Status.FAIL, "took 7 failed logins")
+    assert_status(await check(ctx, LIMIT), Status.FAIL, "Not limited: 7 failed logins")
     assert len(site.requests) == 7
     bodies = [json.loads(r.body) for r in site.requests]
     assert {r.method for r in site.requests} == {"POST"}
@@ -108,7 +109,8 @@ async def test_a_429_from_the_first_attempt_tells_no_limit(
     assert_status(
         result,
         Status.WARN,
-        "refused the very first login attempt with 429 Too Many Requests (without Retry-After",
+        "429 Too Many Requests to the very first login attempt (without Retry-After",
+        f"at {site.url}{LOGIN}: a lockout",
         "a lockout left by an earlier probe",
         "the limit cannot be told",
     )
@@ -121,7 +123,7 @@ async def test_a_retry_after_date_is_shown_as_sent(
     date = "Wed, 21 Oct 2026 07:28:00 GMT"
     site.routes[LOGIN] = Reply(429, b"", headers=(("Retry-After", date),))
     result = await check(context(site.url, rate_limit_probe=True), LIMIT)
-    assert_status(result, Status.WARN, f"saying Retry-After: {date}:")
+    assert_status(result, Status.WARN, f"saying Retry-After: {date}, at {site.url}{LOGIN}:")
     assert f"{date} s" not in result.message
 
 
@@ -137,8 +139,8 @@ async def test_stops_within_the_check_s_time_saying_how_many_went_out(
     assert_status(
         result,
         Status.WARN,
-        f"took {result.evidence['attempts']} failed logins in a row, none refused with 429, "
-        "before the check's 3 s ran out",
+        f"No limit seen before the check's 3 s ran out: {site.url}{LOGIN} took "
+        f"{result.evidence['attempts']} failed logins in a row, none refused with 429",
         "Raise TOOLBOX_CHECK_TIMEOUT",
     )
     assert int(result.evidence["attempts"]) == sent
@@ -149,19 +151,25 @@ async def test_stops_within_the_check_s_time_saying_how_many_went_out(
     [
         (
             Reply(404, b"not found", "text/plain"),
-            "answered 404 Not Found: there is no login endpoint",
+            "No login endpoint to probe: {url} answered 404 Not Found.",
         ),
-        (Reply(200, b'{"token": "x"}'), "answered 200 OK to a login for the made-up account"),
-        (Reply(503, b"upstream down", "text/plain"), "answered login attempt 1 with 503"),
+        (
+            Reply(200, b'{"token": "x"}'),
+            "Accepts any login: {url} answered 200 OK to a login for the made-up account",
+        ),
+        (
+            Reply(503, b"upstream down", "text/plain"),
+            "Answered login attempt 1 with 503 Service Unavailable at {url}, so it could not",
+        ),
         (
             Reply(302, b"", headers=(("Location", "/login"),)),
-            "answered the login attempt with 302 Found (to /login): not a login endpoint, or "
-            "it wants another body",
+            "Answered the login attempt with 302 Found (to /login) at {url}: not a login "
+            "endpoint, or it wants another body",
         ),
         (
             Reply(422, b'{"detail": "username: field required"}'),
-            "answered the login attempt with 422 Unprocessable Entity: not a login endpoint, "
-            "or it wants another body",
+            "Answered the login attempt with 422 Unprocessable Entity at {url}: not a login "
+            "endpoint, or it wants another body",
         ),
         (
             Reply(400, b'{"error": "bad request"}'),
@@ -174,7 +182,7 @@ async def test_stops_at_an_answer_that_is_no_failed_login(
 ) -> None:
     site.routes[LOGIN] = reply
     result = await check(context(site.url, rate_limit_probe=True), LIMIT)
-    assert_status(result, Status.FAIL, phrase)
+    assert_status(result, Status.FAIL, phrase.format(url=f"{site.url}{LOGIN}"))
     assert "guessed at full speed" not in result.message
     if reply.status not in (200, 503):
         assert "Set TOOLBOX_LOGIN_PATH" in result.hint
@@ -184,7 +192,12 @@ async def test_stops_at_an_answer_that_is_no_failed_login(
 async def test_uses_the_configured_login_path(site: WebServer, context: SecurityContext) -> None:
     site.routes["/auth/signin"] = REFUSED
     ctx = context(site.url, rate_limit_probe=True, login_path="/auth/signin", **SOME)
-    assert_status(await check(ctx, LIMIT), Status.FAIL, f"{site.url}/auth/signin took 3")
+    assert_status(
+        await check(ctx, LIMIT),
+        Status.FAIL,
+        "Not limited: 3 failed logins in a row, none refused with 429 Too Many Requests, at "
+        f"{site.url}/auth/signin:",
+    )
     assert {r.path for r in site.requests} == {"/auth/signin"}
 
 

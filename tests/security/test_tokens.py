@@ -47,7 +47,8 @@ async def test_passes_against_the_reference_app(
     assert_status(
         ran.result,
         Status.PASS,
-        f"A fresh access token worked on {app.url}{ME} (200 OK), was revoked at "
+        f"Revoked tokens are refused: a fresh access token worked on {app.url}{ME} (200 OK), "
+        "was revoked at "
         f"{app.url}{REVOKE} and then refused (401 Unauthorized)",
     )
     assert API_TOKEN not in everything(ran)

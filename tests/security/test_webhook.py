@@ -58,8 +58,8 @@ async def test_passes_when_the_reference_app_verifies_signatures(
     assert_status(
         ran.result,
         Status.PASS,
-        f"{app.url}{PATH} took the event signed with STRIPE_WEBHOOK_SECRET (200 OK) and "
-        "refused it tampered (400 Bad Request): signatures are verified",
+        f"Signatures are verified: {app.url}{PATH} took the event signed with "
+        "STRIPE_WEBHOOK_SECRET (200 OK) and refused it tampered (400 Bad Request).",
     )
     assert WEBHOOK_SECRET not in everything(ran)
 
@@ -72,8 +72,8 @@ async def test_fails_when_the_reference_app_does_not_verify(
     assert_status(
         result,
         Status.FAIL,
-        "accepted a test event whose body was changed after signing (200 OK): signatures are "
-        "not verified",
+        f"Signatures are not verified: {app.url}{PATH} accepted a test event whose body was "
+        "changed after signing (200 OK)",
         "stripe.Webhook.construct_event",
     )
 
@@ -86,8 +86,8 @@ async def test_fails_when_the_env_file_has_another_secret(
     assert_status(
         ran.result,
         Status.FAIL,
-        "refused a test event correctly signed with STRIPE_WEBHOOK_SECRET (400 Bad Request)",
-        "the secret in the env file is not the one the app verifies with",
+        "Refused a test event correctly signed with STRIPE_WEBHOOK_SECRET (400 Bad Request), "
+        f"at {app.url}{PATH}: the secret in the env file is not the one the app verifies with",
     )
     assert other not in everything(ran) and WEBHOOK_SECRET not in everything(ran)
 
@@ -96,7 +96,7 @@ async def test_sends_a_signed_then_a_tampered_event(
     site: WebServer, context: SecurityContext
 ) -> None:
     assert_status(
-        await check(context(site.url), WEBHOOK), Status.FAIL, "signatures are not verified"
+        await check(context(site.url), WEBHOOK), Status.FAIL, "Signatures are not verified: "
     )
     signed, tampered = site.requests
     assert (signed.method, signed.path) == ("POST", PATH)
@@ -133,7 +133,7 @@ async def test_an_app_that_only_refuses_repeated_events_fails(
 ) -> None:
     site.routes = Deduplicating(site)
     result = await check(context(site.url), WEBHOOK)
-    assert_status(result, Status.FAIL, "signatures are not verified")
+    assert_status(result, Status.FAIL, "Signatures are not verified: ")
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,8 @@ async def test_a_refusal_for_another_reason_proves_nothing(
     assert_status(
         result,
         Status.WARN,
-        f"answered the tampered test event with {status_text}, not 400, 401 or 403",
+        f"Answered the tampered test event with {status_text}, not 400, 401 or 403, at "
+        f"{site.url}{PATH}: it was not taken",
         "cannot be told from a refusal for another reason",
         "signature verification is not proven",
     )
@@ -163,24 +164,29 @@ async def test_a_signature_refusal_passes(
 ) -> None:
     site.routes = InTurn(PATH, ACCEPTED, Reply(code, b'{"error": "invalid signature"}'))
     result = await check(context(site.url), WEBHOOK)
-    assert_status(result, Status.PASS, "signatures are verified")
+    assert_status(result, Status.PASS, f"Signatures are verified: {site.url}{PATH} took")
 
 
 @pytest.mark.parametrize(
     ("reply", "phrase"),
     [
-        (Reply(400, b'{"error": "invalid signature"}'), "refused a test event correctly signed"),
+        (
+            Reply(400, b'{"error": "invalid signature"}'),
+            "Refused a test event correctly signed with STRIPE_WEBHOOK_SECRET (400 Bad Request), "
+            "at {url}: ",
+        ),
         (
             Reply(404, b"not found", "text/plain"),
-            "404 Not Found: no webhook endpoint takes events there",
+            "No webhook endpoint takes events there: {url} answered 404 Not Found.",
         ),
         (
             Reply(500, b"KeyError: 'object'", "text/plain"),
-            "answered the signed test event with 500 Internal Server Error",
+            "Answered the signed test event with 500 Internal Server Error at {url}, so it",
         ),
         (
             Reply(307, b"", headers=(("Location", "https://elsewhere.example/hook"),)),
-            "Stripe does not follow redirects",
+            "Redirected the signed test event with 307 Temporary Redirect (to "
+            "https://elsewhere.example/hook) at {url}: Stripe does not follow redirects",
         ),
     ],
 )
@@ -188,7 +194,8 @@ async def test_other_answers(
     site: WebServer, context: SecurityContext, reply: Reply, phrase: str
 ) -> None:
     site.routes[PATH] = reply
-    assert_status(await check(context(site.url), WEBHOOK), Status.FAIL, phrase)
+    result = await check(context(site.url), WEBHOOK)
+    assert_status(result, Status.FAIL, phrase.format(url=f"{site.url}{PATH}"))
 
 
 async def test_a_secret_echoed_by_the_app_is_masked(
@@ -225,7 +232,12 @@ async def test_skips_without_any_url(context: SecurityContext) -> None:
 async def test_an_explicit_webhook_url_is_used(site: WebServer, context: SecurityContext) -> None:
     site.routes["/hooks/stripe"] = Reply(400, b"")
     result = await check(context("", stripe_webhook_url=f"{site.url}/hooks/stripe"), WEBHOOK)
-    assert_status(result, Status.FAIL, f"{site.url}/hooks/stripe refused")
+    assert_status(
+        result,
+        Status.FAIL,
+        "Refused a test event",
+        f"(400 Bad Request), at {site.url}/hooks/stripe:",
+    )
     assert {r.path for r in site.requests} == {"/hooks/stripe"}
 
 
