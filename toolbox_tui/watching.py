@@ -67,8 +67,15 @@ def add_parser(
         "at once). Fixes never run from here, nor the checks that write to the app.",
     )
     watch.add_argument("--pane", action="append", default=[], choices=PANE_IDS)
+    # --only as `check` spells it, so one habit serves both; --check reads naturally too.
     watch.add_argument(
-        "--check", dest="only", action="append", default=[], metavar="ID", help="a check id"
+        "--only",
+        "--check",
+        dest="only",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a check id",
     )
     watch.add_argument(
         "--interval",

@@ -281,6 +281,9 @@ def test_unknown_check_and_bad_settings_are_usage_errors(
     flag_check(registry)
     assert main(args(env_file, "--check", "env.nope")) == 2
     assert "env.nope" in capsys.readouterr().err
+    # --only, as `check` spells it, selects the same way.
+    assert main(args(env_file, "--only", "env.nope")) == 2
+    assert "env.nope" in capsys.readouterr().err
     assert main(args(env_file, "--interval", "0.5")) == 2
     assert "TOOLBOX_WATCH_INTERVAL" in capsys.readouterr().err
     assert main(args(env_file, "--debounce", "0")) == 2
