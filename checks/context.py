@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -39,6 +39,10 @@ class CheckContext:
     _changed: Callable[[str], None] = discard
     memo: RunMemo | None = None
     """Work shared by the checks of one run (the runner gives each run its own)."""
+    params: Mapping[str, str] = field(default_factory=dict)
+    """What an action is asked to do beyond its defaults (``tag="v1.5.0"`` for
+    ``code.checkout``): a runbook step sets them, and ``fix ID --param tag=v1.5.0``. An action's
+    plan reads them, so the preview shows the very target that runs."""
 
     @classmethod
     def create(cls, config: ToolboxConfig, **kwargs: object) -> CheckContext:
@@ -72,6 +76,10 @@ class CheckContext:
         self, log: Callable[[str], None], changed: Callable[[str], None] = discard
     ) -> CheckContext:
         return replace(self, _log=log, _changed=changed)
+
+    def with_params(self, **params: str) -> CheckContext:
+        """This context with ``params`` added (an action's target, a runbook's release)."""
+        return replace(self, params={**self.params, **params})
 
     def reloaded(self) -> CheckContext:
         """After an action changed the env file: new values, and the old secrets still masked."""

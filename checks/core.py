@@ -194,6 +194,9 @@ class Plan:
     lines: tuple[str, ...]
     payload: Mapping[str, Any] = field(default_factory=dict, repr=False)
     refusal: str | None = None
+    already_done: bool = False
+    """The refusal means the world is already as the action would leave it ("the database is
+    already at head"): nothing runs, and a runbook counts the step as done."""
 
     @property
     def text(self) -> str:
@@ -213,6 +216,12 @@ def plan(*lines: str, refusal: str | None = None, **payload: Any) -> Plan:
 def refused_plan(reason: str, *lines: str) -> Plan:
     """A plan that cannot run; the preview shows ``lines`` and then the reason."""
     return Plan((*lines, reason), {}, reason)
+
+
+def nothing_to_do(reason: str, *lines: str) -> Plan:
+    """A plan that refuses because there is nothing left to do (``reason`` says why): a
+    runbook step whose plan says so is done, not failed."""
+    return Plan((*lines, reason), {}, reason, already_done=True)
 
 
 PlanBuilder = Callable[["CheckContext"], Awaitable[Plan]]

@@ -33,6 +33,7 @@ from checks.core import (
     action,
     check,
     failed,
+    nothing_to_do,
     passed,
     plan,
     refused_plan,
@@ -245,7 +246,7 @@ async def _plan_create(ctx: CheckContext) -> Plan:
     )
     if existing is not None:
         state = "public" if existing.public else "private"
-        return refused_plan(f"The bucket {name} already exists ({state}); nothing to do.", head)
+        return nothing_to_do(f"The bucket {name} already exists ({state}); nothing to do.", head)
     return plan(
         head,
         "Its files are then read only through signed URLs or the service key. No size limit "

@@ -27,6 +27,7 @@ from checks.core import (
     action,
     check,
     failed,
+    nothing_to_do,
     passed,
     plan,
     refused_plan,
@@ -147,7 +148,7 @@ async def _plan_store(ctx: CheckContext) -> Plan:
         f"{address.namespace} ({address.shown})."
     )
     if state.backed_up:
-        return refused_plan("Vault already holds the current key; nothing to do.", head)
+        return nothing_to_do("Vault already holds the current key; nothing to do.", head)
     if not state.storable:
         return refused_plan(
             "Vault holds a different key that the env file does not know: refusing to "

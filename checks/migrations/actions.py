@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checks.context import CheckContext
-from checks.core import ActionFailed, ActionRefused, Plan, action, plan, refused_plan
+from checks.core import (
+    ActionFailed,
+    ActionRefused,
+    Plan,
+    action,
+    nothing_to_do,
+    plan,
+    refused_plan,
+)
 from checks.migrations import alembic_cli, pg_tools, scripts
 from checks.migrations.backups import (
     DatabaseIdentity,
@@ -239,7 +247,7 @@ async def _plan_upgrade(ctx: CheckContext) -> Plan:
         )
     pending = found.pending(set(state.revisions))
     if not pending:
-        return refused_plan(f"Nothing to upgrade: {state.where} is already at {state.at}.")
+        return nothing_to_do(f"Nothing to upgrade: {state.where} is already at {state.at}.")
     try:
         sql = await _pending_sql(ctx, state)
     except ValueError as exc:
