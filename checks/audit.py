@@ -9,16 +9,25 @@ An action that runs writes two records with the same ``run_id``: ``started`` bef
 anything, and its end (``ok``, ``failed``, ``refused``, ``cancelled``). A ``started`` record
 with no end is a run that was killed outright (kill -9, power loss): :func:`unfinished` finds
 them, so the next run can say so.
+
+A runbook (:mod:`checks.runbooks`) journals its progress here too: its records carry the
+runbook's id, the step and the release, and are appended with ``sync=True`` (fsynced before
+``append`` returns), so that a power loss cannot lose a step that was done. The actions a
+step runs are tagged with the same fields (:func:`tagged`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
 import socket
 import stat
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 STARTED = "started"
@@ -40,22 +49,51 @@ class AuditRecord:
     """The digest of the plan as it was shown (see ``checks.core.Plan.digest``)."""
     changes: list[str] = field(default_factory=list)
     pid: int = 0
+    runbook: str = ""
+    """The id of the runbook run this record belongs to ('' outside a runbook)."""
+    step: str = ""
+    """The runbook step ('' for a runbook-level record or outside a runbook)."""
+    release: str = ""
+    """The move the runbook makes, "v1.4.0 -> v1.5.0"."""
+    fail_level: str = ""
+    """A runbook-level ``started`` record: the fail level its gate and verify steps use."""
 
 
-def append(path: Path, record: AuditRecord) -> None:
-    """Append ``record``; raises OSError when the log cannot be written."""
+_TAGS: ContextVar[dict[str, str] | None] = ContextVar("audit_tags", default=None)
+
+
+@contextlib.contextmanager
+def tagged(*, runbook: str, step: str, release: str) -> Iterator[None]:
+    """Records appended meanwhile (in this task) that do not say which runbook, step and
+    release they belong to get these: the runbook step an action ran for."""
+    token = _TAGS.set({"runbook": runbook, "step": step, "release": release})
+    try:
+        yield
+    finally:
+        _TAGS.reset(token)
+
+
+def append(path: Path, record: AuditRecord, *, sync: bool = False) -> None:
+    """Append ``record``; raises OSError when the log cannot be written. ``sync``: the record
+    is on disk (fsynced) when this returns."""
+    tags = _TAGS.get() or {}
     filled = AuditRecord(
         **{
             **asdict(record),
             "user": record.user or os_user(),
             "host": record.host or _host(),
             "pid": record.pid or os.getpid(),
+            "runbook": record.runbook or tags.get("runbook", ""),
+            "step": record.step or tags.get("step", ""),
+            "release": record.release or tags.get("release", ""),
         }
     )
     line = json.dumps(asdict(filled), ensure_ascii=False) + "\n"
     fd = _open_for_append(path)
     try:
         os.write(fd, line.encode("utf-8"))
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -194,15 +232,33 @@ def _record(line: str) -> AuditRecord | None:
         return None
 
 
+def parse_at(raw: str) -> datetime | None:
+    """A record's ``at`` as a time (UTC when it gives no offset), or None when it cannot be
+    read (a hand edit)."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def endings(records: list[AuditRecord]) -> list[AuditRecord]:
     """The records that say how an attempt ended (every record but ``started``)."""
     return [r for r in records if r.outcome != STARTED]
 
 
 def unfinished(records: list[AuditRecord]) -> list[AuditRecord]:
-    """``started`` records whose run never wrote its end: the process died mid-action."""
+    """``started`` records whose run never wrote its end: the process died mid-action.
+
+    A runbook's own ``started`` (``runbook`` set, ``step`` empty) is not one: a runbook waits
+    between steps for as long as a person likes, and its steps' records say whether one was
+    cut off."""
     ended = {r.run_id for r in records if r.run_id and r.outcome != STARTED}
-    return [r for r in records if r.outcome == STARTED and r.run_id not in ended]
+    return [
+        r
+        for r in records
+        if r.outcome == STARTED and r.run_id not in ended and not (r.runbook and not r.step)
+    ]
 
 
 def os_user() -> str:

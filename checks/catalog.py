@@ -22,7 +22,8 @@ PANE_MODULES: Mapping[str, tuple[str, ...]] = {
     "integrations": ("checks.environment", "checks.integrations"),
     # Its encryption round trip needs env.fernet-key, which the environment pane registers.
     "security": ("checks.environment", "checks.security"),
-    "rollback": ("checks.rollback",),
+    # Its database checks need db.reachable, and the env backup's check env.file.
+    "rollback": ("checks.environment", "checks.migrations", "checks.rollback"),
 }
 """The packages that register each pane's checks, and the checks they ``need``."""
 

@@ -51,7 +51,8 @@ class ToolboxConfig(BaseSettings):
         None, description="Where database backups go; defaults to APP_DIR/backups."
     )
     require_backup: bool = Field(
-        True, description="Refuse to upgrade the database without a backup from this session."
+        True,
+        description="Refuse to upgrade or downgrade the database without a verified backup.",
     )
     key_rotation_days: int = Field(
         30,
@@ -75,6 +76,16 @@ class ToolboxConfig(BaseSettings):
         gt=0,
         le=7 * 24 * 60,
         description="How old a verified database backup may be for db.upgrade to accept it.",
+    )
+    release_env_changes: str = Field(
+        "",
+        description="The env variables this release changes on purpose, comma-separated: "
+        "rollback.env-backup expects .env.backup to differ from .env in those (names only).",
+    )
+    next_env_file: Path | None = Field(
+        None,
+        description="The release's staged env file that env.apply-staged puts in place of the "
+        "env file; defaults to APP_DIR/.env.next.",
     )
 
     sendgrid_api_url: str = Field(
@@ -219,6 +230,11 @@ class ToolboxConfig(BaseSettings):
     watch_debounce: int = Field(
         3, ge=1, le=100, description="Failures in a row before watch mode turns a check red."
     )
+    waivers_file: Path | None = Field(
+        None,
+        description="Accepted failures (TOML: check, reason, by, expires); defaults to "
+        "APP_DIR/toolbox-waivers.toml.",
+    )
 
     @property
     def service_names(self) -> tuple[str, ...]:
@@ -252,8 +268,27 @@ class ToolboxConfig(BaseSettings):
         return self.backup_dir if self.backup_dir is not None else self.app_dir / "backups"
 
     @property
+    def waivers_path(self) -> Path:
+        return (
+            self.waivers_file
+            if self.waivers_file is not None
+            else self.app_dir / "toolbox-waivers.toml"
+        )
+
+    @property
     def audit_path(self) -> Path:
         return self.audit_log if self.audit_log is not None else self.app_dir / "toolbox-audit.log"
+
+    @property
+    def release_env_names(self) -> tuple[str, ...]:
+        """TOOLBOX_RELEASE_ENV_CHANGES as a tuple, blanks dropped, order kept."""
+        names = (n.strip() for n in self.release_env_changes.split(","))
+        return tuple(dict.fromkeys(n for n in names if n))
+
+    @property
+    def next_env_path(self) -> Path:
+        """The release's staged env file (TOOLBOX_NEXT_ENV_FILE, else APP_DIR/.env.next)."""
+        return self.next_env_file if self.next_env_file is not None else self.app_dir / ".env.next"
 
     @property
     def env_backup_path(self) -> Path:

@@ -130,6 +130,14 @@ class CheckResult:
     evidence: Mapping[str, str] = field(default_factory=dict)
     duration_ms: float = 0.0
     actions: tuple[str, ...] = ()
+    waiver: str = ""
+    """An accepted risk (:mod:`checks.waivers`): "by alice until 2026-12-31: reason", or ""
+    when none applies. The status stays as the check said; exit codes and the release gate
+    leave a waived result out."""
+
+    @property
+    def waived(self) -> bool:
+        return bool(self.waiver)
 
     @classmethod
     def from_outcome(cls, spec: CheckSpec, outcome: Outcome, duration_ms: float) -> CheckResult:

@@ -54,6 +54,7 @@ __all__ = [
     "parse_env_text",
     "read_env_bytes",
     "remove_stale_temp_files",
+    "require_writable",
     "set_values",
     "stale_temp_files",
     "updated_text",
@@ -234,15 +235,21 @@ def set_values(
     old, st = _read_regular(target, max_bytes)
     if expected_digest is not None and digest_of(old) != expected_digest:
         raise EnvFileChanged(f"{path.name} changed since the preview; nothing was written.")
-    if not allow_read_only and not st.st_mode & stat.S_IWUSR:
-        raise EnvFileReadOnly(
-            f"{path.name} is read-only (mode {st.st_mode & 0o7777:04o}): someone made it so "
-            "on purpose; make it writable, or set TOOLBOX_ALLOW_READ_ONLY_ENV=true."
-        )
+    require_writable(path, st.st_mode, allow_read_only)
     text = decode_env(old, path)
     new_text = updated_text(text, updates)
     _check_reads_back(path, text, new_text, updates)
     return _replace(target, new_text.encode("utf-8"), st, old)
+
+
+def require_writable(path: Path, mode: int, allow_read_only: bool = False) -> None:
+    """EnvFileReadOnly when the file's ``mode`` says its owner may not write it (someone made
+    it so on purpose), unless ``allow_read_only`` (TOOLBOX_ALLOW_READ_ONLY_ENV)."""
+    if not allow_read_only and not mode & stat.S_IWUSR:
+        raise EnvFileReadOnly(
+            f"{path.name} is read-only (mode {mode & 0o7777:04o}): someone made it so "
+            "on purpose; make it writable, or set TOOLBOX_ALLOW_READ_ONLY_ENV=true."
+        )
 
 
 def _check_reads_back(path: Path, text: str, new_text: str, updates: Mapping[str, str]) -> None:

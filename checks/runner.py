@@ -33,6 +33,7 @@ from checks.core import (
     refused_plan,
 )
 from checks.memo import RunMemo
+from checks.waivers import waive
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ async def _run_one(
             emit(Started(spec.id))
             result = await _timed(spec, ctx.bound(lambda line: emit(Log(spec.id, line))), ctx)
         status = result.status
-        emit(Finished(result))
+        # The one place waivers apply: the status stays, the result says who accepted it.
+        emit(Finished(await waive(result, ctx)))
     finally:
         future = results[spec.id]
         if not future.done():

@@ -71,6 +71,11 @@ class SignOff:
     def text(self) -> str:
         return f"signed off by {self.by} on {_day(self.at)}: {self.note} (until {_day(self.until)})"
 
+    def counts(self, now: datetime) -> bool:
+        """Whether it counts at ``now``: not expired, and not dated in the future (beyond
+        :data:`CLOCK_SKEW`)."""
+        return self.at <= now + CLOCK_SKEW and now < self.until
+
 
 def _day(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d")
@@ -177,21 +182,13 @@ def sign_off(
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _parse_at(raw: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def newest(records: Sequence[audit.AuditRecord], check_id: str, days: int) -> SignOff | None:
     """The last sign-off of ``check_id`` in the log (records are appended in time order);
     a record whose time cannot be read (a hand edit) is not one."""
     for record in reversed(records):
         if record.action != check_id or record.outcome != SIGNED_OFF:
             continue
-        at = _parse_at(record.at)
+        at = audit.parse_at(record.at)
         if at is not None:
             return SignOff(check_id, record.user, record.message, at, at + timedelta(days=days))
     return None
@@ -214,7 +211,7 @@ async def judge(ctx: CheckContext, check_id: str, review: Review) -> Outcome:
     found = newest(log.records, check_id, lasts_days(check_id, ctx.config))
     # A hand edit may have broken the line of the sign-off sought: say so beside the verdict.
     skipped = {"unreadable audit lines": f"{log.skipped} (skipped)"} if log.skipped else {}
-    if found is not None and found.at <= now + CLOCK_SKEW and now < found.until:
+    if found is not None and found.counts(now):
         text = found.text()
         return passed(
             text[:1].upper() + text[1:] + ".",

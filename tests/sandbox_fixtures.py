@@ -1,22 +1,26 @@
 """Real local PostgreSQL, Redis and Vault (OpenBao) servers for the tests, and a fresh database
-(or Vault namespace) per test.
+(or Vault namespace) per test; supervisord running the reference app, per test module.
 
 A pytest plugin (``pytest_plugins`` in tests/conftest.py). Each server starts the first time
-a test asks for it and once per session: a run that needs neither starts neither. The
-servers are stopped when the session ends, whatever the tests did.
+a test asks for it and once per session (supervisord: per module): a run that needs neither
+starts neither. The servers are stopped when the session or module ends, whatever the tests
+did.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from toolbox_tui.sandbox.openbao import OpenBaoServer
 from toolbox_tui.sandbox.postgres import PostgresServer
 from toolbox_tui.sandbox.redis import RedisServer
+from toolbox_tui.sandbox.reference_app import ReferenceAppSettings
 from toolbox_tui.sandbox.soketi import SoketiServer
+from toolbox_tui.sandbox.supervisor import SupervisorServer
 from toolbox_tui.sandbox.tls import CertificateAuthority
 
 
@@ -66,3 +70,20 @@ def soketi_server() -> Iterator[SoketiServer]:
     """soketi serving the Pusher app ``PUSHER_APP`` (id, key, secret) for the whole session."""
     with SoketiServer(*PUSHER_APP) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def supervisor(sandbox_ca: CertificateAuthority) -> Iterator[SupervisorServer]:
+    """supervisord running the reference app's four programs. Per module, not per session: a
+    module's tests stop, restart and break programs, and one module must not see another's."""
+    with SupervisorServer(ReferenceAppSettings(), sandbox_ca.issue("127.0.0.1")) as server:
+        yield server
+
+
+@pytest.fixture
+def no_systemd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As on these machines: no /run/systemd/system (whatever the host has). A module asks for
+    it with ``pytestmark = pytest.mark.usefixtures("no_systemd")``."""
+    import checks.service_manager as service_manager
+
+    monkeypatch.setattr(service_manager, "SYSTEMD_RUNTIME", tmp_path / "no-systemd")

@@ -74,6 +74,10 @@ class ToolboxApp(App[None]):
         Binding("w", "toggle_watch", "Watch", show=False),
         Binding("f", "fix", "Fix"),
         Binding("s", "signoff", "Sign off", show=False),
+        Binding("p", "report", "Report", show=False),
+        # Shown in the Rollback pane's footer (the dashboard's own bindings); work anywhere.
+        Binding("D", "runbook('release')", "Release", show=False),
+        Binding("B", "runbook('rollback')", "Rollback", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -304,6 +308,12 @@ class ToolboxApp(App[None]):
 
         toggle_watch(self)
 
+    def action_report(self) -> None:
+        """Write the release report of the checks as shown to APP_DIR (see dashboard_report)."""
+        from toolbox_tui.dashboard_report import write_report_file
+
+        write_report_file(self)
+
     def action_detail(self) -> None:
         check_id = self.selected_check()
         if check_id is None or _is_detail(self.screen):
@@ -335,7 +345,7 @@ class ToolboxApp(App[None]):
     # -- fixing ----------------------------------------------------------------------
 
     def action_fix(self) -> None:
-        if self._refuse_to_act():
+        if self.refuse_to_act():
             return
         check_id = self.selected_check()
         result = self.board.results.get(check_id) if check_id else None
@@ -361,10 +371,11 @@ class ToolboxApp(App[None]):
             self.push_screen(PickActionScreen(actions), chosen)
 
     def action_fix_with(self, action_id: str) -> None:
-        if not self._refuse_to_act():
+        if not self.refuse_to_act():
             self.confirm_and_run(self.registry.actions[action_id], None)
 
-    def _refuse_to_act(self) -> bool:
+    def refuse_to_act(self) -> bool:
+        """True, having said why, when no fix or runbook step may start now."""
         if self._ctx is None:
             self.notify("Still reading the deployment; try again in a moment.")
             return True
@@ -427,12 +438,7 @@ class ToolboxApp(App[None]):
             severity="information" if ok else "error",
             markup=False,
         )
-        if self._quit_when_fixed is not None:
-            self.exit_note = (
-                f"toolbox-tui: {done.action_id} ended ({done.outcome}) before quitting "
-                f"({self._quit_when_fixed}): {done.message}"
-            )
-            self.exit()
+        if self.quit_if_waiting(done.action_id, done.outcome, done.message):
             return
         if done.outcome != "refused":
             # Even a failed fix may have changed something: read the deployment again and
@@ -469,6 +475,13 @@ class ToolboxApp(App[None]):
         spec = self.registry.checks[check_id]
         self.push_screen(SignoffScreen(spec, self.ctx, self.registry), signed)
 
+    def action_runbook(self, kind: str) -> None:
+        """D: the release runbook (asks which tag); B: the rollback runbook."""
+        if not self.refuse_to_act():
+            from toolbox_tui.screens.runbook_opening import open_runbook
+
+            open_runbook(self, kind)
+
     # -- quitting --------------------------------------------------------------------
 
     async def action_quit(self) -> None:
@@ -482,6 +495,17 @@ class ToolboxApp(App[None]):
         from toolbox_tui.screens.quit_while_fixing import QuitWhileFixingScreen
 
         self.push_screen(QuitWhileFixingScreen(running), self._quit_chosen)
+
+    def quit_if_waiting(self, what: str, outcome: str, message: str) -> bool:
+        """A fix or a runbook step (``what``) ended: quit now if quitting waited for it."""
+        if self._quit_when_fixed is None:
+            return False
+        self.exit_note = (
+            f"toolbox-tui: {what} ended ({outcome}) before quitting "
+            f"({self._quit_when_fixed}): {message}"
+        )
+        self.exit()
+        return True
 
     def _quit_chosen(self, choice: QuitChoice | None) -> None:
         if choice == "wait":

@@ -25,6 +25,8 @@ class Row:
     running: bool
     duration_ms: float | None
     message: str
+    waiver: str = ""
+    """Who accepted its result, until when and why ("" when it is not waived)."""
 
 
 @dataclass
@@ -117,6 +119,7 @@ class Board:
             running=spec.id in self.running,
             duration_ms=result.duration_ms if result else None,
             message=result.message if result else "",
+            waiver=result.waiver if result else "",
         )
 
 

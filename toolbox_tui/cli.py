@@ -1,5 +1,5 @@
-"""Command line: the dashboard (default), headless ``check``, ``list``, ``fix``, ``signoff``
-and ``demo``.
+"""Command line: the dashboard (default), headless ``check``, ``list``, ``fix``, ``signoff``,
+``release`` / ``rollback`` (:mod:`toolbox_tui.runbooks_cli`) and ``demo``.
 
 Each command imports what it uses, when it runs: only ``tui`` and ``demo`` import Textual, so
 ``toolbox-tui check`` starts fast and runs where Textual is not installed; ``check --pane``
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import toolbox_tui
 from checks import catalog, checklist
 from checks.core import PANE_IDS, CheckSpec, Registry
-from toolbox_tui import report_file, reporters, watching
+from toolbox_tui import report_file, reporters, reporting_cli, runbooks_cli, watching
 from toolbox_tui.console import say
 from toolbox_tui.headless import UsageError, collect
 from toolbox_tui.reporters import (
@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--output", type=Path, help="write the report here instead of stdout")
     check.add_argument("--fail-level", default="fail", choices=("warn", "fail"))
     watching.add_parser(sub, common)
+    reporting_cli.add_parsers(sub, common)
 
     listing = sub.add_parser("list", parents=[common], help="checks, actions and coverage")
     listing.add_argument("--format", default="text", choices=("text", "markdown"))
@@ -109,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("action_ids", nargs="+", metavar="ACTION_ID")
     fix.add_argument("--yes", action="store_true", help="confirm dangerous actions")
     fix.add_argument("--dry-run", action="store_true", help="only show what would change")
+    fix.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an input of the action, e.g. --param tag=v1.5.0 for code.checkout (repeatable)",
+    )
+    runbooks_cli.add_parsers(sub, common)
 
     signoff = sub.add_parser(
         "signoff", parents=[common], help="sign off a manual check (recorded in the audit log)"
@@ -187,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_fix(args, load_config(args), registry)
         if command == "signoff":
             return cmd_signoff(args, load_config(args), registry)
+        if command in runbooks_cli.COMMANDS:
+            return runbooks_cli.cmd_runbook(args, load_config(args))
+        if command in reporting_cli.COMMANDS:
+            return reporting_cli.COMMANDS[command](args, load_config(args), registry)
         # The dashboard reads its settings once its first frame is drawn.
         return cmd_tui(lambda: load_config(args), registry)
     except UsageError as exc:
@@ -265,12 +278,25 @@ def cmd_fix(args: argparse.Namespace, config: ToolboxConfig, registry: Registry)
     from checks.context import CheckContext
     from toolbox_tui.fixing import fix_all, warn_about_unfinished
 
+    params = parse_params(args.param)
     actions = [registry.actions[a] for a in args.action_ids]
     if any(a.dangerous for a in actions) and not (args.yes or args.dry_run or config.read_only):
         print("Dangerous actions need --yes; this is what they would do:\n", file=sys.stderr)
-    ctx = CheckContext.create(config)
+    ctx = CheckContext.create(config).with_params(**params)
     warn_about_unfinished(ctx)
     return asyncio.run(fix_all(actions, ctx, confirmed=args.yes, dry_run=args.dry_run))
+
+
+def parse_params(given: Sequence[str]) -> dict[str, str]:
+    """``--param key=value`` arguments as the actions' ``ctx.params``."""
+    params: dict[str, str] = {}
+    for item in given:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--param wants KEY=VALUE (e.g. --param tag=v1.5.0), not {item!r}")
+        params[key] = value
+    return params
 
 
 def cmd_signoff(args: argparse.Namespace, config: ToolboxConfig, registry: Registry) -> int:
@@ -331,7 +357,9 @@ def cmd_demo(args: argparse.Namespace, registry: Registry) -> int:
     The servers stop whenever the dashboard ends: it returns, it raises, or (if this process
     is killed) the sandbox's watchdog stops them.
     """
-    from toolbox_tui.sandbox.demo import write_demo
+    from datetime import date
+
+    from toolbox_tui.sandbox.demo import ready_the_release, write_demo
     from toolbox_tui.sandbox.errors import NotADemoDirectory, SandboxError
     from toolbox_tui.sandbox.stack import Sandbox
 
@@ -342,6 +370,7 @@ def cmd_demo(args: argparse.Namespace, registry: Registry) -> int:
         _require_terminal()
         sandbox = Sandbox(args.dir, breaks)
         sandbox.start()
+        ready_the_release(sandbox.app_dir, date.today())
     except NotADemoDirectory as exc:
         raise UsageError(str(exc)) from None
     except SandboxError as exc:

@@ -26,6 +26,7 @@ def palette_commands(registry: Registry) -> Iterator[PaletteCommand]:
     yield PaletteCommand("checks: open detail", "Key enter", "detail")
     yield PaletteCommand("checks: filter", "Key /", "filter")
     yield PaletteCommand("checks: fix selected", "Key f", "fix")
+    yield PaletteCommand("report: write the release report to APP_DIR", "Key p", "report")
     yield PaletteCommand("app: help", "Key ?", "help")
     yield PaletteCommand("app: quit", "Key q", "quit")
     for action in registry.actions_in_pane_order():

@@ -18,6 +18,7 @@ from checks import audit
 from checks.context import CheckContext
 from checks.core import Action
 from checks.runner import ActionDone, Log, run_action
+from toolbox_tui.console import say
 from toolbox_tui.reporters import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 INTERRUPTING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -44,7 +45,7 @@ async def fix_all(
     actions: Sequence[Action], ctx: CheckContext, *, confirmed: bool, dry_run: bool
 ) -> int:
     """Run ``actions`` in order; the exit code of the first that does not succeed, else 0."""
-    _interrupt_on_signals()
+    interrupt_on_signals()
     for index, action in enumerate(actions):
         if len(actions) > 1:
             print(f"== {action.id}: {action.title}")
@@ -80,7 +81,7 @@ async def _fix_one(action: Action, ctx: CheckContext, *, confirmed: bool, dry_ru
     return EXIT_OK if done.ok else EXIT_FAILED
 
 
-def _interrupt_on_signals() -> None:
+def interrupt_on_signals() -> None:
     """The first Ctrl-C, SIGTERM or SIGHUP cancels the running fix; later ones are ignored
     while it stops (asyncio's own Ctrl-C handling would raise at the second one)."""
     loop = asyncio.get_running_loop()
@@ -88,10 +89,12 @@ def _interrupt_on_signals() -> None:
     assert task is not None
 
     def interrupt(name: str) -> None:
+        # say(): after SIGHUP the terminal is gone, and a failed print must not keep the
+        # cancel from happening.
         if task.cancelling():
-            print(f"toolbox-tui: {name}: still stopping cleanly, please wait.", file=sys.stderr)
+            say(f"toolbox-tui: {name}: still stopping cleanly, please wait.", sys.stderr)
             return
-        print(f"toolbox-tui: {name}: interrupting.", file=sys.stderr)
+        say(f"toolbox-tui: {name}: interrupting.", sys.stderr)
         task.cancel()
 
     for signum in INTERRUPTING:

@@ -81,15 +81,16 @@ def check_destination(path: Path) -> None:
                 raise ReportFileError(f"{path} is not writable")
 
 
-def write_report(path: Path | None, text: str) -> None:
-    """Write ``text`` to ``path`` (standard output for None or ``-``) as described above."""
+def write_report(path: Path | None, text: str, *, mode: int = NEW_FILE_MODE) -> None:
+    """Write ``text`` to ``path`` (standard output for None or ``-``) as described above;
+    ``mode``: a new file's permissions (0600 for a report that quotes the audit log)."""
     if path is None or is_stdout(path):
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     data = text.encode("utf-8")
     with _located(path) as spot:
-        fd = _open(path, spot)
+        fd = _open(path, spot, mode)
         try:
             _write_all(fd, data)
         except OSError as exc:
@@ -98,11 +99,11 @@ def write_report(path: Path | None, text: str) -> None:
             os.close(fd)
 
 
-def _open(path: Path, spot: _Spot) -> int:
+def _open(path: Path, spot: _Spot, mode: int) -> int:
     """A descriptor on the report file: created new, or the inspected file, truncated."""
     if spot.existing is None:
         try:
-            return os.open(spot.name, _CREATE_FLAGS, NEW_FILE_MODE, dir_fd=spot.dir_fd)
+            return os.open(spot.name, _CREATE_FLAGS, mode, dir_fd=spot.dir_fd)
         except FileExistsError:
             raise ReportFileError(
                 f"{path} appeared while the checks ran; look at what it is, then run again"

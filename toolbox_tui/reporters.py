@@ -2,6 +2,10 @@
 
 Imports no Textual: ``toolbox-tui check`` uses only this and the engine. The JSON shape is a
 public interface (CI scripts parse it); change it only by bumping ``REPORT_VERSION``.
+
+A waived result (:mod:`checks.waivers`) keeps its status everywhere, says who accepted it and
+until when, is counted apart as waived, and is left out of the exit code (JUnit lists it as
+skipped, so CI viewers agree with the exit code).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from checks.core import PANE_IDS, PANES, STATUS_ORDER, CheckResult, Status
+from checks.verdicts import blocks
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: "waived" (a count) and each result's "waiver"
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -54,11 +59,21 @@ class Report:
         counts = Counter(r.status for r in self.results)
         return {status.value: counts.get(status, 0) for status in STATUS_ORDER}
 
+    def waived(self) -> int:
+        return sum(1 for r in self.results if r.waived)
+
+    def counts_text(self) -> str:
+        """``2 fail, 30 pass; 1 waived``, or ``none``."""
+        counts = ", ".join(f"{n} {status}" for status, n in self.summary().items() if n)
+        waived = f"; {self.waived()} waived" if self.waived() else ""
+        return (counts or "none") + waived
+
     def exit_code(self, fail_level: str = "fail") -> int:
-        statuses = {r.status for r in self.results}
-        if statuses & {Status.FAIL, Status.ERROR}:
+        """0, or 3 for a failure or error, or 4 for a warning with ``fail_level`` warn; a
+        waived result counts for nothing."""
+        if any(blocks(r, "fail") for r in self.results):
             return EXIT_FAILED
-        if fail_level == "warn" and Status.WARN in statuses:
+        if fail_level == "warn" and any(blocks(r, "warn") for r in self.results):
             return EXIT_WARNINGS
         return EXIT_OK
 
@@ -78,11 +93,12 @@ def to_text(report: Report) -> str:
             lines.append(f"  {'':<6} {'':<28} hint: {result.hint}")
         if result.actions and result.status not in (Status.PASS,):
             lines.append(f"  {'':<6} {'':<28} fix:  toolbox-tui fix {' | '.join(result.actions)}")
-    counts = ", ".join(f"{n} {status}" for status, n in report.summary().items() if n)
+        if result.waived:
+            lines.append(f"  {'':<6} {'':<28} waived {result.waiver}")
     lines.append("")
     lines.append(
-        f"{len(report.results)} checks in {report.duration_ms / 1000:.1f} s: {counts or 'none'}"
-        + _setup_note(report)
+        f"{len(report.results)} checks in {report.duration_ms / 1000:.1f} s: "
+        f"{report.counts_text()}" + _setup_note(report)
     )
     return "\n".join(lines) + "\n"
 
@@ -99,12 +115,18 @@ def _setup_note(report: Report) -> str:
 
 
 def to_json(report: Report) -> str:
-    document = {
+    return json.dumps(document(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def document(report: Report) -> dict[str, object]:
+    """The JSON report as a dict (the release report embeds it)."""
+    return {
         "version": REPORT_VERSION,
         "started_at": report.started_at.isoformat(timespec="seconds"),
         "duration_ms": round(report.duration_ms),
         "setup_ms": {name: round(ms) for name, ms in report.setup_ms.items()},
         "summary": report.summary(),
+        "waived": report.waived(),
         "results": [
             {
                 "id": r.id,
@@ -116,11 +138,11 @@ def to_json(report: Report) -> str:
                 "evidence": dict(r.evidence),
                 "duration_ms": round(r.duration_ms, 1),
                 "actions": list(r.actions),
+                "waiver": r.waiver,
             }
             for r in report.ordered()
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -133,20 +155,20 @@ def _xml_safe(text: str) -> str:
 
 def to_junit(report: Report) -> str:
     """One ``<testsuite>`` per pane, one ``<testcase>`` per check (fail/error/skip as such)."""
-    summary = report.summary()
+    counted = Counter(r.status for r in report.results if not r.waived)
     root = ET.Element(
         "testsuites",
         name="toolbox-tui",
         tests=str(len(report.results)),
-        failures=str(summary["fail"]),
-        errors=str(summary["error"]),
+        failures=str(counted[Status.FAIL]),
+        errors=str(counted[Status.ERROR]),
         time=f"{report.duration_ms / 1000:.3f}",
     )
     for pane in PANES:
         results = [r for r in report.ordered() if r.pane == pane.id]
         if not results:
             continue
-        counts = Counter(r.status for r in results)
+        counts = Counter(r.status for r in results if not r.waived)
         suite = ET.SubElement(
             root,
             "testsuite",
@@ -154,7 +176,9 @@ def to_junit(report: Report) -> str:
             tests=str(len(results)),
             failures=str(counts[Status.FAIL]),
             errors=str(counts[Status.ERROR]),
-            skipped=str(counts[Status.SKIP] + counts[Status.MANUAL]),
+            skipped=str(
+                counts[Status.SKIP] + counts[Status.MANUAL] + sum(r.waived for r in results)
+            ),
             timestamp=report.started_at.isoformat(timespec="seconds"),
             time=f"{sum(r.duration_ms for r in results) / 1000:.3f}",
         )
@@ -174,7 +198,10 @@ def _add_testcase(suite: ET.Element, result: CheckResult) -> None:
     )
     details = _details(result)
     message = _xml_safe(result.message)
-    if result.status is Status.FAIL:
+    if result.waived and result.status is not Status.PASS:
+        waived = f"waived {result.waiver} ({result.status.value}: {result.message})"
+        ET.SubElement(case, "skipped", message=_xml_safe(waived)).text = details
+    elif result.status is Status.FAIL:
         ET.SubElement(case, "failure", message=message, type="fail").text = details
     elif result.status is Status.ERROR:
         ET.SubElement(case, "error", message=message, type="error").text = details
@@ -191,6 +218,8 @@ def _details(result: CheckResult) -> str:
     parts.extend(f"{key}: {value}" for key, value in result.evidence.items())
     if result.actions:
         parts.append("fix: " + ", ".join(result.actions))
+    if result.waived:
+        parts.append(f"waived {result.waiver}")
     return _xml_safe("\n".join(parts))
 
 
@@ -198,16 +227,24 @@ def to_markdown(report: Report) -> str:
     rows = [
         "| status | check | message |",
         "| --- | --- | --- |",
-        *(
-            f"| {STATUS_LABELS[r.status]} | `{r.id}` | {_md_cell(r.message)} |"
-            for r in report.ordered()
-        ),
+        *(f"| {md_status(r)} | `{r.id}` | {md_cell(md_message(r))} |" for r in report.ordered()),
     ]
-    counts = ", ".join(f"{n} {status}" for status, n in report.summary().items() if n)
-    return f"**{len(report.results)} checks**: {counts or 'none'}\n\n" + "\n".join(rows) + "\n"
+    return f"**{len(report.results)} checks**: {report.counts_text()}\n\n" + "\n".join(rows) + "\n"
 
 
-def _md_cell(text: str) -> str:
+def md_status(result: CheckResult) -> str:
+    """``FAIL``, or ``FAIL (waived)``."""
+    label = STATUS_LABELS[result.status]
+    return f"{label} (waived)" if result.waived else label
+
+
+def md_message(result: CheckResult) -> str:
+    """The message, and who waived it until when, and why."""
+    return f"{result.message} (waived {result.waiver})" if result.waived else result.message
+
+
+def md_cell(text: str) -> str:
+    """``text`` fit for a Markdown table cell: one line, pipes escaped."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 

@@ -1,6 +1,7 @@
 """The rollback copy of the env file (``cp .env.backup .env`` in the checklist's rollback plan).
 
-Provides check ``env.backup-present`` and action ``env.snapshot-backup``.
+Provides check ``env.backup-present`` and action ``env.snapshot-backup``, and the comparison
+of two env files by name (:func:`differing_names`) that the rollback's checks share.
 """
 
 from __future__ import annotations
@@ -44,23 +45,37 @@ async def env_backup_present(ctx: CheckContext) -> Outcome:
             f"Fix the file, or run 'Snapshot env backup' to write a fresh {name}.",
             [SNAPSHOT],
         )
-    # Compare values, not bytes: a reworded comment does not make the backup stale.
-    names = sorted(
-        key
-        for key in ctx.env.values.keys() | backup.values.keys()
-        if ctx.env.values.get(key) != backup.values.get(key)
-    )
+    names = differing_names(ctx.env, backup)
     if names:
-        shown = ", ".join(names[:SHOWN_NAMES])
-        if len(names) > SHOWN_NAMES:
-            shown += f" and {len(names) - SHOWN_NAMES} more"
         return warned(
-            f"The backup differs from {env_name} ({shown}): snapshot again after your last change.",
+            f"The backup differs from {env_name} ({names_text(names)}): snapshot again after "
+            "your last change.",
             f"Run 'Snapshot env backup' once {env_name} is final, so a rollback restores it.",
             [SNAPSHOT],
             differing=", ".join(names),
         )
     return passed(f"{name} holds the same {len(backup.values)} values as {env_name}.", path=path)
+
+
+def differing_names(one: DeploymentEnv, other: DeploymentEnv) -> list[str]:
+    """The names whose values differ between two env files (set in one only counts), sorted.
+
+    Values, not bytes, are compared: a reworded comment changes nothing. Only names come out:
+    the values are secrets.
+    """
+    return sorted(
+        key
+        for key in one.values.keys() | other.values.keys()
+        if one.values.get(key) != other.values.get(key)
+    )
+
+
+def names_text(names: list[str], shown: int = SHOWN_NAMES) -> str:
+    """``A, B, C and 4 more``: the first ``shown`` names for a message (evidence lists all)."""
+    text = ", ".join(names[:shown])
+    if len(names) > shown:
+        text += f" and {len(names) - shown} more"
+    return text
 
 
 async def _plan_snapshot(ctx: CheckContext) -> Plan:

@@ -5,20 +5,17 @@ Each plan records which database it saw and at which revision; each run holds th
 toolbox-tui lock and refuses if the database is no longer the one, at the revision, that the
 preview showed. The upgrade runs only with a verified backup of that database at that revision
 (see :mod:`checks.migrations.backups`), and an interrupted upgrade says where it left the
-database.
+database. What the upgrade shares with the Rollback pane's downgrade is in
+:mod:`checks.migrations.db_state`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from checks.context import CheckContext
 from checks.core import (
@@ -30,82 +27,30 @@ from checks.core import (
     plan,
     refused_plan,
 )
-from checks.migrations import alembic_cli, pg_tools, scripts
+from checks.migrations import alembic_cli, scripts
 from checks.migrations.backups import (
-    DatabaseIdentity,
     Manifest,
-    UsableBackup,
     count_toc_entries,
-    find_usable_backup,
-    identify,
     manifest_path,
     sha256_of,
     write_manifest,
 )
 from checks.migrations.db_lock import database_lock
-from checks.migrations.rehearsal import rehearse
-from checks.migrations.state import PANE, current_revisions
-from checks.postgres import DatabaseTarget, DatabaseUnavailable, connection, target
+from checks.migrations.db_state import (
+    DatabaseState,
+    database_state,
+    offline_sql,
+    require_backup_still_there,
+    require_same_scripts,
+    require_unchanged,
+    required_backup,
+    revisions_text,
+    tool,
+    where_it_stopped,
+)
+from checks.migrations.rehearsal import rehearse, scratch_name
+from checks.migrations.state import PANE
 from checks.subprocesses import run
-
-if TYPE_CHECKING:
-    import asyncpg
-
-
-def _tool(program: str) -> str:
-    try:
-        return pg_tools.find(program)
-    except pg_tools.ToolMissing as exc:
-        raise ActionFailed(str(exc)) from None
-
-
-@dataclass(frozen=True)
-class DatabaseState:
-    """The database an action was planned against, and where its migrations stood."""
-
-    target: DatabaseTarget
-    identity: DatabaseIdentity
-    revisions: frozenset[str]
-
-    @property
-    def where(self) -> str:
-        return self.identity.location
-
-    @property
-    def at(self) -> str:
-        return revisions_text(self.revisions)
-
-
-def revisions_text(revisions: Iterable[str]) -> str:
-    return ", ".join(sorted(revisions)) or "base (no migrations applied)"
-
-
-async def database_state(ctx: CheckContext) -> DatabaseState:
-    async with connection(ctx) as conn:
-        return await state_on(conn, target(ctx))
-
-
-async def state_on(conn: asyncpg.Connection, t: DatabaseTarget) -> DatabaseState:
-    """Which database ``conn`` is on (``t``), and where its migrations stand."""
-    return DatabaseState(t, await identify(conn, t), frozenset(await current_revisions(conn)))
-
-
-async def require_unchanged(ctx: CheckContext, planned: DatabaseState) -> DatabaseState:
-    """The database as it is now; ActionRefused if it is not the planned one at the planned
-    revision (called while holding the database lock, so it cannot move on afterwards)."""
-    now = await database_state(ctx)
-    if not now.identity.same_as(planned.identity):
-        raise ActionRefused(
-            f"Refused: DATABASE_URL now leads to another database than the preview showed "
-            f"({now.where}); nothing was done. Preview again."
-        )
-    if now.revisions != planned.revisions:
-        raise ActionRefused(
-            f"Refused: the database moved from {planned.at} to {now.at} since the preview; "
-            "nothing was done. Preview again."
-        )
-    return now
-
 
 # -- db.backup ---------------------------------------------------------------------------------
 
@@ -152,7 +97,7 @@ async def _plan_backup(ctx: CheckContext) -> Plan:
 async def backup(ctx: CheckContext, planned: Plan) -> str:
     state: DatabaseState = planned.payload["state"]
     destination: Path = planned.payload["destination"]
-    pg_dump, pg_restore = _tool("pg_dump"), _tool("pg_restore")
+    pg_dump, pg_restore = tool("pg_dump"), tool("pg_restore")
     async with database_lock(state.target, "db.backup"):
         await require_unchanged(ctx, state)
         if destination.exists():
@@ -213,30 +158,6 @@ async def _dump_and_verify(
 # -- db.upgrade --------------------------------------------------------------------------------
 
 
-async def _pending_sql(ctx: CheckContext, state: DatabaseState) -> str:
-    result = await alembic_cli.alembic(
-        ctx.config.alembic_ini_path,
-        ctx.config.venv_path,
-        state.target,
-        ["upgrade", alembic_cli.upgrade_range(set(state.revisions)), "--sql"],
-        capture_stdout=True,
-    )
-    if not result.ok:
-        raise ActionFailed(
-            "alembic could not render the SQL: "
-            + alembic_cli.failing_statement(result.stderr_lines)
-        )
-    return result.stdout.strip()
-
-
-def _backup_line(found: UsableBackup) -> str:
-    m = found.manifest
-    return (
-        f"Backup: {found.dump} (taken {m.taken_at}, {m.size:,} bytes, "
-        f"{m.toc_entries} entries verified)."
-    )
-
-
 async def _plan_upgrade(ctx: CheckContext) -> Plan:
     state = await database_state(ctx)
     found = await scripts.load(ctx)
@@ -249,7 +170,9 @@ async def _plan_upgrade(ctx: CheckContext) -> Plan:
     if not pending:
         return nothing_to_do(f"Nothing to upgrade: {state.where} is already at {state.at}.")
     try:
-        sql = await _pending_sql(ctx, state)
+        sql = await offline_sql(
+            ctx, state, ["upgrade", alembic_cli.upgrade_range(set(state.revisions))]
+        )
     except ValueError as exc:
         return refused_plan(f"Refused: {exc}; merge the heads first.")
     lines = [
@@ -260,27 +183,10 @@ async def _plan_upgrade(ctx: CheckContext) -> Plan:
         sql,
         "",
     ]
-    max_age = timedelta(minutes=ctx.config.backup_max_age_minutes)
-    usable = find_usable_backup(
-        ctx.config.backup_path, state.identity, set(state.revisions), ctx.clock(), max_age
-    )
-    if usable is not None:
-        lines.append(_backup_line(usable))
-    elif ctx.config.require_backup:
-        return refused_plan(
-            f"Refused: no verified backup of {state.where} at revision {state.at} from the "
-            f"last {ctx.config.backup_max_age_minutes} minutes in {ctx.config.backup_path}. "
-            "Run db.backup first (or --no-backup-required if you have one elsewhere).",
-            *lines,
-        )
-    else:
-        lines.append("No backup is required (TOOLBOX_REQUIRE_BACKUP=false).")
-    return plan(
-        *lines,
-        state=state,
-        heads=tuple(found.heads),
-        backup=usable.dump if usable else None,
-    )
+    backup = required_backup(ctx, state)
+    if backup.refusal is not None:
+        return refused_plan(backup.refusal, *lines)
+    return plan(*lines, backup.line, state=state, heads=tuple(found.heads), backup=backup.dump)
 
 
 @action(
@@ -298,15 +204,8 @@ async def upgrade(ctx: CheckContext, planned: Plan) -> str:
     backup_dump: Path | None = planned.payload["backup"]
     async with database_lock(state.target, "db.upgrade"):
         await require_unchanged(ctx, state)
-        found = await scripts.load(ctx)
-        if tuple(found.heads) != heads:
-            raise ActionRefused(
-                "Refused: the migration scripts changed since the preview "
-                f"(heads {revisions_text(heads)} -> {revisions_text(found.heads)}); "
-                "nothing was run. Preview again."
-            )
-        if backup_dump is not None and not backup_dump.is_file():
-            raise ActionRefused(f"Refused: the backup {backup_dump} is gone since the preview.")
+        await require_same_scripts(ctx, heads)
+        require_backup_still_there(backup_dump)
         ctx.log(f"alembic upgrade heads on {state.where}")
         start = time.perf_counter()
         try:
@@ -319,35 +218,16 @@ async def upgrade(ctx: CheckContext, planned: Plan) -> str:
             )
         except asyncio.CancelledError:
             # alembic was interrupted and has exited; say where that left the database.
-            raise ActionFailed(await _where_it_stopped(ctx, state, heads)) from None
+            raise ActionFailed(await where_it_stopped(ctx, state, heads)) from None
         if not result.ok:
             raise ActionFailed(
                 "The upgrade failed at: "
                 + alembic_cli.failing_statement(result.stderr_lines)
                 + " — "
-                + await _where_it_stopped(ctx, state, heads)
+                + await where_it_stopped(ctx, state, heads)
             )
         ctx.changed(f"upgraded {state.where} from {state.at} to {revisions_text(heads)}")
     return f"Upgraded to head in {time.perf_counter() - start:.1f} s."
-
-
-async def _where_it_stopped(ctx: CheckContext, before: DatabaseState, heads: Iterable[str]) -> str:
-    """Where an upgrade that did not finish left the database, in a sentence; the change is
-    recorded when there was one."""
-    try:
-        now = await database_state(ctx)
-    except DatabaseUnavailable as exc:
-        return f"the database cannot be asked where it is now ({exc}); run `alembic current`."
-    if now.revisions == before.revisions:
-        return f"it was rolled back: the database is still at {before.at}; nothing changed."
-    if now.revisions == frozenset(heads):
-        ctx.changed(f"upgraded {before.where} from {before.at} to {now.at}")
-        return f"the upgrade had already committed: the database is at {now.at}."
-    ctx.changed(f"moved {before.where} from {before.at} to {now.at}")
-    return (
-        f"the database is now at {now.at}, part of the way: check it, and restore the backup "
-        "if the release cannot go on from there."
-    )
 
 
 # -- db.rehearse -------------------------------------------------------------------------------
@@ -356,7 +236,7 @@ async def _where_it_stopped(ctx: CheckContext, before: DatabaseState, heads: Ite
 async def _plan_rehearsal(ctx: CheckContext) -> Plan:
     state = await database_state(ctx)
     found = await scripts.load(ctx)
-    scratch = f"toolbox_rehearsal_{secrets.token_hex(4)}"
+    scratch = scratch_name()
     return plan(
         f"1. create the scratch database {scratch} beside {state.where}",
         "2. copy the schema into it (pg_dump --schema-only | psql)",
@@ -380,7 +260,7 @@ async def _plan_rehearsal(ctx: CheckContext) -> Plan:
 )
 async def rehearse_upgrade(ctx: CheckContext, planned: Plan) -> str:
     state: DatabaseState = planned.payload["state"]
-    pg_dump, psql = _tool("pg_dump"), _tool("psql")
+    pg_dump, psql = tool("pg_dump"), tool("psql")
     async with database_lock(state.target, "db.rehearse"):
         await require_unchanged(ctx, state)
         return await rehearse(ctx, state.target, planned.payload["scratch"], pg_dump, psql)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import configparser
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -91,6 +92,26 @@ def upgrade_range(current: set[str]) -> str:
     if len(current) == 1:
         return f"{next(iter(current))}:heads"
     raise ValueError("offline SQL needs a single current revision")
+
+
+def downgrade_range(current: set[str], target: str) -> str:
+    """The ``--sql`` range from the database's one revision down to ``target``."""
+    if len(current) != 1:
+        raise ValueError("offline SQL needs a single current revision")
+    return f"{next(iter(current))}:{target}"
+
+
+_RUNNING = re.compile(r"Running (?:upgrade|downgrade) (?P<start>\S*) -> (?P<end>\S*)")
+
+
+def failing_revision(lines: Sequence[str]) -> str:
+    """The revision alembic was running when it stopped: of its last ``Running downgrade A ->
+    B`` line, A for a downgrade, B for an upgrade ("" when it ran none)."""
+    for line in reversed(lines):
+        if match := _RUNNING.search(line):
+            downgrade = "Running downgrade" in line
+            return match["start" if downgrade else "end"].rstrip(",")
+    return ""
 
 
 def failing_statement(lines: Sequence[str]) -> str:

@@ -7,8 +7,7 @@ from datetime import timedelta
 from checks.checklist import ROLLBACK
 from checks.context import CheckContext
 from checks.core import Outcome, check, passed, warned
-from checks.migrations.actions import state_on
-from checks.migrations.backups import find_usable_backup
+from checks.migrations.db_state import state_on, usable_backup
 from checks.migrations.state import PANE, scripts_and
 from checks.postgres import target
 
@@ -25,13 +24,7 @@ async def backup_verified(ctx: CheckContext) -> Outcome:
     t = target(ctx)
     found, state = await scripts_and(ctx, lambda conn: state_on(conn, t))
     minutes = ctx.config.backup_max_age_minutes
-    usable = find_usable_backup(
-        ctx.config.backup_path,
-        state.identity,
-        set(state.revisions),
-        ctx.clock(),
-        timedelta(minutes=minutes),
-    )
+    usable = usable_backup(ctx, state, timedelta(minutes=minutes))
     if usable is not None:
         m = usable.manifest
         return passed(

@@ -130,10 +130,11 @@ def find_usable_backup(
     identity: DatabaseIdentity,
     revisions: set[str],
     now: datetime,
-    max_age: timedelta,
+    max_age: timedelta | None,
 ) -> UsableBackup | None:
     """The newest backup in ``backup_dir`` of this very database at ``revisions``, taken within
-    ``max_age`` of ``now``, whose dump is still there at the size it was written."""
+    ``max_age`` of ``now`` (None: at any time before it), whose dump is still there at the size
+    it was written."""
     candidates = []
     with contextlib.suppress(OSError):
         candidates = sorted(backup_dir.glob(f"*{DUMP_SUFFIX}"), reverse=True)
@@ -148,6 +149,7 @@ def find_usable_backup(
             size = dump.stat().st_size
         except (OSError, ValueError, TypeError):
             continue
-        if -CLOCK_SKEW <= age <= max_age and size == manifest.size:
+        recent = max_age is None or age <= max_age
+        if age >= -CLOCK_SKEW and recent and size == manifest.size:
             return UsableBackup(dump, manifest)
     return None

@@ -2,14 +2,18 @@
 applied, reversed and applied again, each step timed, and the scratch database dropped.
 
 A migration that fails, or a downgrade that does not restore the schema it started from,
-fails the rehearsal with the statement or the difference that shows it.
+fails the rehearsal with the statement or the difference that shows it. The pieces
+(:func:`scratch_copy`, :func:`step`, :func:`require_schema`) also rehearse a rollback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import secrets
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from checks.context import CheckContext
 from checks.core import ActionFailed
@@ -68,7 +72,26 @@ async def _version_rows(pg_dump: str, t: DatabaseTarget) -> str:
     return result.stdout if result.ok else ""
 
 
-async def _step(ctx: CheckContext, name: str, scratch: DatabaseTarget, args: list[str]) -> float:
+SCRATCH_PREFIX = "toolbox_rehearsal_"
+
+
+def scratch_name() -> str:
+    """A fresh name for a scratch database, recognisable as ours if one is ever left over."""
+    return f"{SCRATCH_PREFIX}{secrets.token_hex(4)}"
+
+
+class StepFailed(ActionFailed):
+    """An alembic step on the scratch copy failed; says which step, revision and statement."""
+
+    def __init__(self, step: str, revision: str, statement: str) -> None:
+        super().__init__(f"Rehearsal failed during {step}: {statement}")
+        self.step = step
+        self.revision = revision
+        self.statement = statement
+
+
+async def step(ctx: CheckContext, name: str, scratch: DatabaseTarget, args: list[str]) -> float:
+    """``alembic ARGS`` on the scratch copy, logged and timed; StepFailed when it fails."""
     ctx.log(f"── {name}: alembic {' '.join(args)}")
     start = time.perf_counter()
     result = await alembic_cli.alembic(
@@ -76,17 +99,32 @@ async def _step(ctx: CheckContext, name: str, scratch: DatabaseTarget, args: lis
     )
     seconds = time.perf_counter() - start
     if not result.ok:
-        raise ActionFailed(
-            f"Rehearsal failed during {name}: " + alembic_cli.failing_statement(result.stderr_lines)
+        raise StepFailed(
+            name,
+            alembic_cli.failing_revision(result.stderr_lines),
+            alembic_cli.failing_statement(result.stderr_lines),
         )
     ctx.log(f"   {name} took {seconds:.2f} s")
     return seconds
 
 
-async def rehearse(
+@dataclass(frozen=True)
+class ScratchCopy:
+    """A scratch database holding the schema and the alembic revision of the real one."""
+
+    target: DatabaseTarget
+    start_at: str
+    """The revision the copy starts at (``base`` when alembic never ran there)."""
+    original: str
+    """Its schema as copied, to compare with after the migrations ran."""
+
+
+@contextlib.asynccontextmanager
+async def scratch_copy(
     ctx: CheckContext, t: DatabaseTarget, scratch_name: str, pg_dump: str, psql: str
-) -> str:
-    """Rehearse the pending upgrade of ``t`` in a new database ``scratch_name``, dropped after."""
+) -> AsyncIterator[ScratchCopy]:
+    """A new database ``scratch_name`` beside ``t`` with ``t``'s schema: dropped afterwards
+    whatever happens in between. The real database is only read."""
     try:
         admin = await open_connection(t)
     except DatabaseUnavailable as exc:
@@ -96,7 +134,6 @@ async def rehearse(
         current = await current_revisions(admin)
         if len(current) > 1:
             raise ActionFailed("The database is on several branches; merge the heads first.")
-        start_at = next(iter(current), "base")
         ctx.log(f"creating scratch database {scratch.database}")
         try:
             await admin.execute(f'CREATE DATABASE "{scratch.database}"')
@@ -106,7 +143,11 @@ async def rehearse(
                 "DATABASE_URL user needs CREATEDB for a rehearsal."
             ) from None
         try:
-            return await _rehearse_in(ctx, t, scratch, start_at, pg_dump, psql)
+            ctx.log("copying the schema (pg_dump --schema-only | psql)")
+            copy = await _dump_schema(pg_dump, t, for_comparison=False)
+            await _load(psql, scratch, copy + "\n" + await _version_rows(pg_dump, t))
+            original = await _dump_schema(pg_dump, scratch, for_comparison=True)
+            yield ScratchCopy(scratch, next(iter(current), "base"), original)
         finally:
             ctx.log(f"dropping scratch database {scratch.database}")
             with contextlib.suppress(Exception):
@@ -116,23 +157,16 @@ async def rehearse(
             await admin.close(timeout=2)
 
 
-async def _rehearse_in(
-    ctx: CheckContext,
-    t: DatabaseTarget,
-    scratch: DatabaseTarget,
-    start_at: str,
-    pg_dump: str,
-    psql: str,
-) -> str:
-    ctx.log("copying the schema (pg_dump --schema-only | psql)")
-    copy = await _dump_schema(pg_dump, t, for_comparison=False)
-    await _load(psql, scratch, copy + "\n" + await _version_rows(pg_dump, t))
-    original = await _dump_schema(pg_dump, scratch, for_comparison=True)
-    up = await _step(ctx, "upgrade", scratch, ["upgrade", "heads"])
-    down = await _step(ctx, "downgrade", scratch, ["downgrade", start_at])
-    after_down = await _dump_schema(pg_dump, scratch, for_comparison=True)
+async def require_schema(
+    ctx: CheckContext, pg_dump: str, copy: ScratchCopy, failure: str, *, now: str | None = None
+) -> None:
+    """ActionFailed starting with ``failure`` when the copy's schema now (or ``now``, a schema
+    dumped for comparison) differs from the one it started with; the log has the whole
+    difference."""
+    if now is None:
+        now = await _dump_schema(pg_dump, copy.target, for_comparison=True)
     difference = list(
-        difflib.unified_diff(_comparable(original), _comparable(after_down), lineterm="", n=0)
+        difflib.unified_diff(_comparable(copy.original), _comparable(now), lineterm="", n=0)
     )
     if difference:
         for line in difference[:40]:
@@ -141,11 +175,30 @@ async def _rehearse_in(
             line for line in difference if line[:1] in "+-" and not line.startswith(("+++", "---"))
         ][:2]
         raise ActionFailed(
-            "The downgrade does not restore the schema it started from: "
-            + " | ".join(changed)
-            + " (the log has the whole difference)."
+            f"{failure}: " + " | ".join(changed) + " (the log has the whole difference)."
         )
-    again = await _step(ctx, "upgrade again", scratch, ["upgrade", "heads"])
+
+
+async def schema_as_copied(ctx: CheckContext, pg_dump: str, psql: str, copy: ScratchCopy) -> str:
+    """The copy's schema as it reads once copied again (into a second scratch database,
+    dropped after). PostgreSQL prints some constraints differently once they went through a
+    dump and a load (an ``IN (...)`` check becomes an array of casts), so tables that
+    migrations made afresh compare with copied ones only after the same journey."""
+    async with scratch_copy(ctx, copy.target, scratch_name(), pg_dump, psql) as again:
+        return again.original
+
+
+async def rehearse(
+    ctx: CheckContext, t: DatabaseTarget, scratch_name: str, pg_dump: str, psql: str
+) -> str:
+    """Rehearse the pending upgrade of ``t`` in a new database ``scratch_name``, dropped after."""
+    async with scratch_copy(ctx, t, scratch_name, pg_dump, psql) as copy:
+        up = await step(ctx, "upgrade", copy.target, ["upgrade", "heads"])
+        down = await step(ctx, "downgrade", copy.target, ["downgrade", copy.start_at])
+        await require_schema(
+            ctx, pg_dump, copy, "The downgrade does not restore the schema it started from"
+        )
+        again = await step(ctx, "upgrade again", copy.target, ["upgrade", "heads"])
     return (
         f"Rehearsal passed: upgrade {up:.1f} s, downgrade {down:.1f} s (schema restored), "
         f"upgrade again {again:.1f} s."

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,14 +51,26 @@ class Scripts:
 
     def pending(self, current: set[str]) -> list[Revision]:
         """Revisions between ``current`` and the heads, oldest first."""
+        applied = self.applied(current)
+        order = self._oldest_first()
+        return [self.revisions[r] for r in order if r not in applied]
+
+    def applied(self, current: Iterable[str]) -> set[str]:
+        """Every revision a database at ``current`` has applied: those and their ancestors."""
         applied: set[str] = set()
         for rev in current:
             if rev in self.revisions:
                 applied |= self._ancestors(rev)
-        order = self._oldest_first()
-        return [self.revisions[r] for r in order if r not in applied]
+        return applied
 
-    def unknown(self, current: set[str]) -> set[str]:
+    def undone(self, current: Iterable[str], target: Iterable[str]) -> list[Revision]:
+        """The revisions a downgrade from ``current`` to ``target`` reverses, newest first
+        (the order alembic runs their ``downgrade()``)."""
+        applied, kept = self.applied(current), self.applied(target)
+        order = reversed(self._oldest_first())
+        return [self.revisions[r] for r in order if r in applied and r not in kept]
+
+    def unknown(self, current: Iterable[str]) -> set[str]:
         return {rev for rev in current if rev not in self.revisions}
 
     def _ancestors(self, rev: str) -> set[str]:

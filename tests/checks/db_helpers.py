@@ -134,27 +134,30 @@ async def migrate(ini: Path, database_url: str, *args: str) -> None:
     assert result.ok, "\n".join(result.stderr_lines)
 
 
-def slow_revision(seconds: int = 60) -> str:
-    """A migration that creates a table, then waits: long enough to interrupt it mid-way."""
+def slow_revision(seconds: int = 60, *, slow: str = "upgrade") -> str:
+    """A migration that creates a table, then waits in its ``slow`` direction ("upgrade" or
+    "downgrade"): long enough to interrupt it mid-way. Its revision id: ``0009_slow``, or
+    ``0009_slow_down`` for a slow downgrade."""
+    revision = "0009_slow" if slow == "upgrade" else "0009_slow_down"
+    wait = {slow: f'\n    op.execute("SELECT pg_sleep({seconds})")'}
     return f'''"""A slow migration.
 
-Revision ID: 0009_slow
+Revision ID: {revision}
 Revises: 0002_roblox_email_queue
 """
 
 from alembic import op
 
-revision = "0009_slow"
+revision = "{revision}"
 down_revision = "0002_roblox_email_queue"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("CREATE TABLE slow_marker (id integer)")
-    op.execute("SELECT pg_sleep({seconds})")
+    op.execute("CREATE TABLE slow_marker (id integer)"){wait.get("upgrade", "")}
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE slow_marker")
+    op.execute("DROP TABLE slow_marker"){wait.get("downgrade", "")}
 '''

@@ -26,19 +26,8 @@ from tests.checks.db_helpers import (
     slow_revision,
 )
 from tests.conftest import FIXED_NOW, MakeContext
+from tests.integrations.running import fix
 from toolbox_tui.sandbox.app_alembic import add_revision, copy_alembic
-
-
-async def act(ctx, action_id: str) -> tuple[ActionDone, list[str]]:  # type: ignore[no-untyped-def]
-    lines: list[str] = []
-    done = None
-    async for event in run_action(registry.actions[action_id], ctx, confirmed=True):
-        if isinstance(event, Log):
-            lines.append(event.line)
-        elif isinstance(event, ActionDone):
-            done = event
-    assert done is not None
-    return done, lines
 
 
 async def wait_until_running(url: str, fragment: str, seconds: float = 20.0) -> None:
@@ -64,7 +53,7 @@ async def test_backup_is_verified_and_described_by_a_manifest(
 ) -> None:
     await migrate(ALEMBIC_INI, database, "upgrade", "head")
     ctx = db_context(make_context, database)
-    done, lines = await act(ctx, "db.backup")
+    lines, done = await fix(ctx, "db.backup")
     assert done.outcome == "ok", done.message
     [dump] = backups_in(tmp_path / "backups")
     assert dump.stat().st_mode & 0o777 == 0o600
@@ -93,7 +82,7 @@ async def test_the_backup_written_is_the_one_the_preview_named(
         db_context(make_context, database),
         clock=lambda: FIXED_NOW + timedelta(seconds=next(ticks)),
     )
-    done, lines = await act(ctx, "db.backup")
+    lines, done = await fix(ctx, "db.backup")
     assert done.outcome == "ok", done.message
     [dump] = backups_in(tmp_path / "backups")
     assert any(str(dump) in line for line in lines[:3]), lines[:3]
@@ -105,7 +94,7 @@ async def test_backup_of_unreachable_database_is_refused_clearly(
     from toolbox_tui.sandbox.ports import free_port
 
     ctx = db_context(make_context, f"postgresql://a:b@127.0.0.1:{free_port()}/db")
-    done, _ = await act(ctx, "db.backup")
+    _, done = await fix(ctx, "db.backup")
     assert done.outcome == "refused" and "refused the connection" in done.message
     assert backups_in(tmp_path / "backups") == []
 
@@ -115,7 +104,7 @@ async def test_upgrade_without_a_verified_backup_is_refused_and_audited_so(
 ) -> None:
     await migrate(ALEMBIC_INI, database, "upgrade", "0001_baseline")
     ctx = db_context(make_context, database)
-    done, _ = await act(ctx, "db.upgrade")
+    _, done = await fix(ctx, "db.upgrade")
     assert done.outcome == "refused" and "no verified backup" in done.message
     [record] = audit.read(ctx.config.audit_path)
     assert (record.action, record.outcome) == ("db.upgrade", "refused")
@@ -127,8 +116,8 @@ async def test_upgrade_reaches_head_and_streams_alembic(
 ) -> None:
     await migrate(ALEMBIC_INI, database, "upgrade", "0001_baseline")
     ctx = db_context(make_context, database)
-    assert (await act(ctx, "db.backup"))[0].outcome == "ok"
-    done, lines = await act(ctx, "db.upgrade")
+    assert (await fix(ctx, "db.backup"))[1].outcome == "ok"
+    lines, done = await fix(ctx, "db.upgrade")
     assert done.outcome == "ok", done.message
     assert any("Running upgrade 0001_baseline -> 0002_roblox_email_queue" in line for line in lines)
     assert any("CREATE TABLE email_queue" in line for line in lines)  # the preview's SQL
@@ -141,21 +130,21 @@ async def test_a_backup_of_another_revision_or_database_or_too_old_is_not_accept
 ) -> None:
     await migrate(ALEMBIC_INI, database, "upgrade", "0001_baseline")
     ctx = db_context(make_context, database)
-    assert (await act(ctx, "db.backup"))[0].outcome == "ok"
+    assert (await fix(ctx, "db.backup"))[1].outcome == "ok"
     [dump] = backups_in(tmp_path / "backups")
 
     later = replace(ctx, clock=lambda: FIXED_NOW + timedelta(minutes=241))
-    assert "no verified backup" in (await act(later, "db.upgrade"))[0].message
+    assert "no verified backup" in (await fix(later, "db.upgrade"))[1].message
 
     manifest_file = manifest_path(dump)
     original = manifest_file.read_text()
     manifest_file.write_text(original.replace('"database_oid": ', '"database_oid": 1'))
-    assert "no verified backup" in (await act(ctx, "db.upgrade"))[0].message
+    assert "no verified backup" in (await fix(ctx, "db.upgrade"))[1].message
 
     manifest_file.write_text(original)
     with dump.open("ab") as handle:
         handle.write(b"tampered")  # not the size the manifest recorded
-    assert "no verified backup" in (await act(ctx, "db.upgrade"))[0].message
+    assert "no verified backup" in (await fix(ctx, "db.upgrade"))[1].message
     assert await fetchval(database, "SELECT version_num FROM alembic_version") == "0001_baseline"
 
 
@@ -164,7 +153,7 @@ async def test_the_upgrade_refuses_when_the_database_moved_on_since_the_preview(
 ) -> None:
     await migrate(ALEMBIC_INI, database, "upgrade", "0001_baseline")
     ctx = db_context(make_context, database)
-    assert (await act(ctx, "db.backup"))[0].outcome == "ok"
+    assert (await fix(ctx, "db.backup"))[1].outcome == "ok"
     upgrade = registry.actions["db.upgrade"]
     planned = await build_plan(upgrade, ctx)
     assert planned.refusal is None
@@ -186,7 +175,7 @@ async def test_a_second_database_action_is_refused_naming_the_holder(
     )
     try:
         assert await holder.fetchval("SELECT pg_try_advisory_lock($1)", db_lock.LOCK_KEY)
-        done, _ = await act(db_context(make_context, database), "db.backup")
+        _, done = await fix(db_context(make_context, database), "db.backup")
     finally:
         await holder.close()
     assert done.outcome == "refused"
@@ -234,7 +223,7 @@ async def test_rehearsal_passes_and_leaves_no_scratch_database(
 ) -> None:
     await migrate(ALEMBIC_INI, database, "upgrade", "0001_baseline")
     ctx = db_context(make_context, database)
-    done, _ = await act(ctx, "db.rehearse")
+    _, done = await fix(ctx, "db.rehearse")
     assert done.outcome == "ok", done.message
     assert "upgrade" in done.message and "schema restored" in done.message
     assert await scratch_databases(database) == 0
@@ -249,7 +238,7 @@ async def test_rehearsal_fails_on_a_downgrade_that_does_not_reverse(
     add_revision(ini.parent, "0009_one_way", irreversible_revision())
     await migrate(ini, database, "upgrade", "0002_roblox_email_queue")
     ctx = db_context(make_context, database, alembic_ini=ini)
-    done, _ = await act(ctx, "db.rehearse")
+    _, done = await fix(ctx, "db.rehearse")
     assert done.outcome == "failed"
     assert "does not restore the schema" in done.message and "legacy_flag" in done.message
     assert await scratch_databases(database) == 0
@@ -261,7 +250,7 @@ async def test_rehearsal_names_the_failing_statement(
     ini = copy_alembic(tmp_path / "app")
     add_revision(ini.parent, "0009_broken", broken_revision())
     await migrate(ini, database, "upgrade", "0002_roblox_email_queue")
-    done, _ = await act(db_context(make_context, database, alembic_ini=ini), "db.rehearse")
+    _, done = await fix(db_context(make_context, database, alembic_ini=ini), "db.rehearse")
     assert done.outcome == "failed"
     assert "ALTER TABLE no_such_table ADD COLUMN x integer" in done.message
     assert await scratch_databases(database) == 0

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import checks.health.services as services
+import checks.service_manager as service_manager
 from checks.context import CheckContext
 from checks.core import CheckResult, Status, registry
 from checks.runner import ActionDone, Log, run_action
@@ -26,16 +26,8 @@ CHECK = "services.running"
 BEAT = "toolboxai-celery-beat"
 
 
-@pytest.fixture(scope="module")
-def supervisor(sandbox_ca: CertificateAuthority) -> Iterator[SupervisorServer]:
-    with SupervisorServer(ReferenceAppSettings(), sandbox_ca.issue("127.0.0.1")) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def no_systemd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """As on these machines: no /run/systemd/system (whatever the host has)."""
-    monkeypatch.setattr(services, "SYSTEMD_RUNTIME", tmp_path / "no-systemd")
+# supervisor: tests/sandbox_fixtures.py, one supervisord for the module.
+pytestmark = pytest.mark.usefixtures("no_systemd")
 
 
 def supervised(
@@ -286,7 +278,7 @@ async def test_auto_finds_systemd_when_it_runs_the_host(
     make_context: MakeContext, systemctl: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     (tmp_path / "systemd").mkdir()
-    monkeypatch.setattr(services, "SYSTEMD_RUNTIME", tmp_path / "systemd")
+    monkeypatch.setattr(service_manager, "SYSTEMD_RUNTIME", tmp_path / "systemd")
     result = await check(make_context(""))
     assert (result.status, result.evidence["manager"]) == (Status.PASS, "systemd")
 

@@ -52,11 +52,12 @@ def test_a_pane_alone_registers_all_its_checks_and_their_needs(pane: str, every_
     assert loaded.get(pane, []) == every_pane.get(pane, [])
     # ...plus only the panes of the checks they need (health's database checks need
     # db.reachable, from migrations; the Vault checks and the encryption round trip need
-    # env.vault and env.fernet-key).
+    # env.vault and env.fernet-key; the rollback's db.reachable and env.file).
     needed = {
         "health": {"health", "migrations"},
         "integrations": {"integrations", "environment"},
         "security": {"security", "environment"},
+        "rollback": {"rollback", "environment", "migrations"},
     }.get(pane, {pane})
     assert set(loaded) <= needed
 
@@ -69,7 +70,11 @@ def test_modules_for_names_each_package_once_in_pane_order() -> None:
     )
     assert catalog.modules_for(["health", "migrations"]) == ("checks.migrations", "checks.health")
     assert catalog.modules_for([]) == catalog.BUILTIN_MODULES
-    assert catalog.modules_for(["rollback"]) == ("checks.rollback",)
+    assert catalog.modules_for(["rollback"]) == (
+        "checks.environment",
+        "checks.migrations",
+        "checks.rollback",
+    )
 
 
 def test_an_unknown_pane_is_refused_not_ignored() -> None:

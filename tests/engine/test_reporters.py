@@ -37,7 +37,15 @@ def report(*statuses: Status) -> Report:
 
 def test_json_has_the_documented_shape() -> None:
     doc = json.loads(reporters.to_json(report(Status.PASS, Status.FAIL)))
-    assert set(doc) == {"version", "started_at", "duration_ms", "setup_ms", "summary", "results"}
+    assert set(doc) == {
+        "version",
+        "started_at",
+        "duration_ms",
+        "setup_ms",
+        "summary",
+        "waived",
+        "results",
+    }
     assert doc["summary"]["fail"] == 1 and doc["summary"]["pass"] == 1
     assert set(doc["results"][0]) == {
         "id",
@@ -49,6 +57,7 @@ def test_json_has_the_documented_shape() -> None:
         "evidence",
         "duration_ms",
         "actions",
+        "waiver",
     }
 
 

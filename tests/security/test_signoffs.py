@@ -104,6 +104,27 @@ async def test_the_newest_sign_off_decides(make_context: MakeContext) -> None:
     assert result.status is Status.PASS and "second review" in result.message
 
 
+async def test_the_release_report_shows_the_sign_off_the_check_goes_by(
+    make_context: MakeContext,
+) -> None:
+    from toolbox_tui.release_report import gather
+    from toolbox_tui.reporters import Report
+
+    ctx = make_context()
+    # Log order is not time order here: the last one written decides, for both.
+    signoffs.sign_off(at(ctx, 3), registry, "sec.xss", "from a host whose clock is wrong")
+    signoffs.sign_off(ctx, registry, "sec.xss", "reviewed again from the right host")
+    signoffs.sign_off(at(ctx, -40), registry, "sec.csrf", "long ago")
+    result = await status_of(ctx, "sec.xss")
+    assert result.status is Status.PASS and "reviewed again" in result.message
+
+    report = await gather(ctx, Report(), None, registry.checks.keys())
+    assert [(s.check, s.note, s.counts) for s in report.signoffs] == [
+        ("sec.csrf", "long ago", False),
+        ("sec.xss", "reviewed again from the right host", True),
+    ]
+
+
 async def test_a_sign_off_dated_in_the_future_does_not_count(make_context: MakeContext) -> None:
     ctx = make_context()
     signoffs.sign_off(at(ctx, 3), registry, "sec.xss", "from a host whose clock is wrong")

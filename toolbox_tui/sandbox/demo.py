@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import secrets
 import shutil
+import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from checks.envfile import atomic_write
@@ -223,9 +225,21 @@ def set_env_values(env_file: Path, values: dict[str, str]) -> None:
     atomic_write(env_file, "".join(lines), backup=False)  # keeps the file's mode
 
 
+def site_packages(venv: Path) -> Path:
+    """The site-packages of a virtualenv made by this Python (``lib/python3.X/site-packages``)."""
+    return venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+
+
+def make_venv(venv: Path) -> None:
+    """A real virtualenv, as ``python -m venv --without-pip`` makes it (in-process: a few ms)."""
+    import venv as venvs  # only the demo makes one
+
+    venvs.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(venv)
+
+
 def write_site_packages(venv: Path, packages: dict[str, str]) -> Path:
     """A virtualenv's site-packages holding just the distributions' metadata."""
-    site = venv / "lib" / "python3.11" / "site-packages"
+    site = site_packages(venv)
     site.mkdir(parents=True, exist_ok=True)
     for name, version in packages.items():
         info = site / f"{name.replace('-', '_')}-{version}.dist-info"
@@ -268,8 +282,42 @@ def write_demo(
     atomic_write(demo.env_file, demo_env_text(now, seed, database_url, redis_url), backup=False)
     # Group- and world-readable, as a hurried `cp` leaves it: env.file-permissions fails.
     demo.env_file.chmod(0o644)
+    make_venv(demo.venv)
     write_site_packages(demo.venv, DEMO_PACKAGES)
     workflows = demo.app_dir / ".github" / "workflows"
     workflows.mkdir(parents=True, exist_ok=True)
     (workflows / "vault-rotation.yml").write_text(ROTATION_WORKFLOW, encoding="utf-8")
     return demo
+
+
+# What the release engineer readies for v1.5.0 (see ``ready_the_release``).
+STAGED_SETTING = ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "15")
+DEMO_WAIVERS = (
+    ("env.dependencies", "stripe 7 ships with the next release"),
+    ("env.pusher", "the frontend is deployed separately"),
+)
+WAIVER_DAYS = 30
+
+
+def ready_the_release(app_dir: Path, today: date) -> None:
+    """What a release engineer readies before deploy day, so that the demo's ``D`` can take
+    v1.4.0 to v1.5.0: the env file v1.5.0 runs with, staged as ``.env.next`` (one setting
+    changes), and the two deliberate findings no key fixes accepted for this release as
+    waivers. The other findings (the env file's mode, the pending migration) are left for a
+    person to fix with ``f`` first; the release's own steps write .env.backup and the
+    database backup."""
+    env = app_dir / ".env"
+    name, value = STAGED_SETTING
+    text = env.read_text(encoding="utf-8")
+    staged = re.sub(rf"^{name}=.*$", f"{name}={value}", text, flags=re.MULTILINE)
+    atomic_write(app_dir / ".env.next", staged, backup=False)
+    (app_dir / ".env.next").chmod(0o600)
+    expires = today + timedelta(days=WAIVER_DAYS)
+    (app_dir / "toolbox-waivers.toml").write_text(
+        "".join(
+            f'[[waiver]]\ncheck = "{check}"\nreason = "{reason}"\nby = "release-engineer"\n'
+            f"expires = {expires.isoformat()}\n\n"
+            for check, reason in DEMO_WAIVERS
+        ),
+        encoding="utf-8",
+    )

@@ -3,9 +3,10 @@ integrations' stand-ins and the reference ToolboxAI app under supervisord, optio
 
 ``with Sandbox(app_dir, breaks=["pending-migration"]) as sandbox:`` starts the servers,
 writes the demo's env file pointing at them, copies the release's migrations into the
-app directory, brings the database to head and then applies each scenario. Leaving the
-block stops every process it started, whatever happened inside; if this process is killed
-instead, the servers' watchdog does it (see local_server.py).
+app directory, makes it a git checkout of release v1.4.0 (see app_repo.py), brings the
+database to head and then applies each scenario. Leaving the block stops every process it
+started, whatever happened inside; if this process is killed instead, the servers' watchdog
+does it (see local_server.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from checks.postgres import parse_database_url
 from checks.settings import DeploymentEnv
 from checks.urls import parse_url
 from toolbox_tui.sandbox.app_alembic import add_second_head, copy_alembic
+from toolbox_tui.sandbox.app_repo import set_up_releases
 from toolbox_tui.sandbox.demo import Demo, set_env_values, write_demo
 from toolbox_tui.sandbox.errors import SandboxError
 from toolbox_tui.sandbox.foreground import threads_spared_stop_signals
@@ -136,6 +138,9 @@ class Sandbox:
             self._start_storage(env)
             self._start_pusher(env)
             ini = copy_alembic(self.app_dir)
+            # The app's git history (HEAD at v1.4.0, whose migrations were just copied) and
+            # its SDK's wheelhouse, for the Rollback pane and the release runbooks.
+            set_up_releases(self.app_dir, self.demo.venv)
             revision = BASELINE if "pending-migration" in self.breaks else "heads"
             migrate(ini, database_url, revision)
             self._start_app(env, database_url)

@@ -27,6 +27,7 @@ from toolbox_tui.widgets.summary_bar import SummaryBar
 TAB_PADDING = 2  # a Tab's padding, one cell each side of its label
 # The tabs already show the number keys, and "R" is rarely the key a narrow screen needs.
 EXPENDABLE_KEYS = ("show_pane", "rerun_all")
+ROLLBACK_PANE = "rollback"
 
 
 class DashboardScreen(Screen[None]):
@@ -52,6 +53,9 @@ class DashboardScreen(Screen[None]):
         # arrives, so letters typed fast behind it are sent to the filter box it focuses
         # instead of to the table (where "f" would be taken for Fix, or lost).
         Binding("slash", "filter", "Filter", priority=True),
+        # The runbooks, in the Rollback pane's footer; elsewhere the app's hidden D and B.
+        Binding("D", "runbook('release')", "Release"),
+        Binding("B", "runbook('rollback')", "Rollback"),
     ]
 
     def __init__(self, board: Board, read_only: bool) -> None:
@@ -169,7 +173,12 @@ class DashboardScreen(Screen[None]):
         # In the box, "/" is a character to type (the priority binding would take it).
         if action == "filter":
             return self.focused is not box
+        if action == "runbook":
+            return self.active_pane == ROLLBACK_PANE
         return True
+
+    async def action_runbook(self, kind: str) -> None:
+        await self.app.run_action(f"app.runbook('{kind}')")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()

@@ -102,6 +102,11 @@ class CheckDetailScreen(Screen[None]):
         if result is None:
             return "Running…" if running else "Not run yet. Press r to run it."
         parts = [escape(result.message)]
+        if result.waived:
+            parts.append(
+                f"[b]Waived[/b] {escape(result.waiver)}. It keeps its status, and does not "
+                "count against the release (exit codes, the release gate)."
+            )
         if result.hint:
             parts.append(f"[b]What to do:[/b] {escape(result.hint)}")
         if result.evidence:

@@ -24,7 +24,8 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("f", "fix: preview, then confirm", "q", "quit"),
     ("/", "filter the checks", "esc", "clear the filter, go back"),
     ("w", "watch the pane (w: stop)", "s", "sign off a manual check"),
-    ("ctrl+p", "palette: every key and fix", "", ""),
+    ("D", "release, step by step", "B", "roll back, step by step"),
+    ("ctrl+p", "palette: every key and fix", "p", "report to a file (APP_DIR)"),
 )
 KEY_WIDTH = 6  # "ctrl+p", "MANUAL": both grids get the same columns
 MEANINGS: dict[Status, str] = {

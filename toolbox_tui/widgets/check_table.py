@@ -1,5 +1,6 @@
 """A pane's table of checks: status, title, duration and message, one row per check; and,
-while watch mode is on, each check's trend after its status."""
+while watch mode is on, each check's trend after its status. A waived row is quiet (grey, the
+status word without its alarm) and its message starts with "waived": shown, never hidden."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from textual.widgets import DataTable
 
 from checks.watch import TREND_WIDTH
 from toolbox_tui.board import Row
-from toolbox_tui.widgets.status import duration_text, status_text
+from toolbox_tui.widgets.status import QUIET_LOOK, duration_text, status_text
 
 STATUS_WIDTH = 6
 TIME_WIDTH = 5
 CELL_PADDING = 2  # one space each side of every cell
 SCROLLBAR = 2
+WAIVED_MARK = "waived · "
 COLUMNS = ("status", "check", "time", "message")
 WATCH_COLUMNS = ("status", "trend", "check", "time", "message")
 
@@ -104,12 +106,20 @@ class CheckTable(DataTable[object]):
 
     def _cells(self, row: Row) -> tuple[object, ...]:
         title_width, message_width = self._widths()
+        colour = not self.app.no_color
         # Text, not str: a DataTable reads strings as markup, and messages quote env values.
-        status = status_text(row.status, row.running, colour=not self.app.no_color)
+        status = status_text(row.status, row.running, colour=colour)
+        message = row.message
+        quiet = ""
+        if row.waiver and not row.running:
+            # Dimmed by colour where there is colour, and by the word everywhere.
+            quiet = QUIET_LOOK.style(colour)
+            status = Text(status.plain, style=quiet)
+            message = WAIVED_MARK + message
         rest = (
-            Text(_cut(row.title, title_width)),
-            Text(duration_text(row.duration_ms)),
-            Text(_cut(row.message, message_width)),
+            Text(cut(row.title, title_width), style=quiet),
+            Text(duration_text(row.duration_ms), style=quiet),
+            Text(cut(message, message_width), style=quiet),
         )
         if self._trends is None:
             return (status, *rest)
@@ -136,7 +146,7 @@ class CheckTable(DataTable[object]):
         return row_key.value
 
 
-def _cut(text: str, width: int) -> str:
+def cut(text: str, width: int) -> str:
     """One line of at most ``width`` characters, with an ellipsis when something was cut."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1] + "…"

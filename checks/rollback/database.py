@@ -1,0 +1,410 @@
+"""Rollback pane, the database: the downgrades back to the previous release rehearsed on a
+scratch copy, a verified backup of the database as this release left it, and the downgrade.
+
+Provides checks ``rollback.downgrades`` and ``rollback.database-backup`` and action
+``db.downgrade`` (the checklist's ``alembic downgrade -1``, or down to a revision named with
+the ``to`` parameter). The downgrade is built like ``db.upgrade`` from
+:mod:`checks.migrations.db_state`: the plan records the database and its revision, the run
+holds the database lock and refuses if either moved, a verified backup is required, and a
+downgrade that fails or is interrupted says where it left the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from checks.checklist import ROLLBACK
+from checks.context import CheckContext
+from checks.core import (
+    ActionFailed,
+    CheckFailed,
+    CheckSkipped,
+    Outcome,
+    Plan,
+    action,
+    check,
+    failed,
+    nothing_to_do,
+    passed,
+    plan,
+    refused_plan,
+)
+from checks.migrations import alembic_cli, scripts
+from checks.migrations.backups import count_toc_entries
+from checks.migrations.db_lock import database_lock
+from checks.migrations.db_state import (
+    DOWNGRADE,
+    DatabaseState,
+    database_state,
+    offline_sql,
+    require_backup_still_there,
+    require_same_scripts,
+    require_unchanged,
+    required_backup,
+    revisions_text,
+    state_on,
+    tool,
+    usable_backup,
+    where_it_stopped,
+)
+from checks.migrations.rehearsal import (
+    StepFailed,
+    require_schema,
+    schema_as_copied,
+    scratch_copy,
+    scratch_name,
+    step,
+)
+from checks.migrations.state import scripts_and
+from checks.postgres import target
+
+PANE = "rollback"
+DOWNGRADE_ID = "db.downgrade"
+BACKUP_ACTION = "db.backup"
+PREVIOUS_RELEASE = "rollback.previous-release"
+DEFAULT_TARGET = "-1"
+"""db.downgrade's ``to`` when none is given: one revision down, as the checklist says."""
+BASE = "base"
+_RELATIVE = re.compile(r"^-(?P<steps>[1-9]\d*)$")
+
+
+# -- where a downgrade goes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Downgrade:
+    """A downgrade from the database's one revision to ``target``."""
+
+    target: str
+    """What alembic is told to downgrade to: a revision id, or ``base``."""
+    undone: tuple[scripts.Revision, ...]
+    """The revisions it reverses, newest first."""
+
+    @property
+    def goal(self) -> frozenset[str]:
+        """The revisions the database records once it is done."""
+        return frozenset() if self.target == BASE else frozenset({self.target})
+
+    @property
+    def labels(self) -> str:
+        return "; ".join(r.label for r in self.undone)
+
+
+class BadTarget(ValueError):
+    """The ``to`` of a downgrade cannot be used; the message says why, for a person."""
+
+
+def resolve(found: scripts.Scripts, current: frozenset[str], to: str) -> Downgrade:
+    """Where ``to`` (``-1``, ``-N``, ``base``, a revision id or its unique start) leads a
+    database at ``current``; BadTarget when it leads nowhere a downgrade can go."""
+    if len(current) > 1:
+        raise BadTarget(
+            f"the database is on several branches ({revisions_text(current)}); downgrade "
+            "them one at a time by hand (alembic downgrade BRANCH@-1)"
+        )
+    if unknown := found.unknown(current):
+        raise BadTarget(
+            f"the database is at {revisions_text(unknown)}, which these scripts do not know: "
+            "downgrade with the scripts of the release that made it, before checking out "
+            "an older one"
+        )
+    if not current:
+        return Downgrade(BASE, ())  # alembic never ran there: nothing to undo
+    start = next(iter(current))
+    wanted = to.strip() or DEFAULT_TARGET
+    if match := _RELATIVE.match(wanted):
+        goal = _steps_down(found, start, int(match["steps"]))
+    elif wanted == BASE:
+        goal = BASE
+    else:
+        goal = _revision_named(found, wanted)
+        if goal not in found.applied(current):
+            raise BadTarget(
+                f"{goal} is not below the database's revision {start}: a downgrade only goes "
+                "down (db.upgrade goes up)"
+            )
+    kept = () if goal == BASE else (goal,)
+    return Downgrade(goal, tuple(found.undone(current, kept)))
+
+
+def _steps_down(found: scripts.Scripts, start: str, steps: int) -> str:
+    revision = start
+    for taken in range(steps):
+        if revision == BASE:
+            raise BadTarget(
+                f"there are only {taken} revision(s) below {start}; to=base undoes them all"
+            )
+        below = found.revisions[revision].down_revisions
+        if len(below) > 1:
+            raise BadTarget(
+                f"{revision} merges {', '.join(below)}: name the revision to go down to "
+                "(to=REVISION)"
+            )
+        revision = below[0] if below else BASE
+    return revision
+
+
+def _revision_named(found: scripts.Scripts, wanted: str) -> str:
+    if "," in wanted:
+        raise BadTarget(
+            f"{wanted!r} names several revisions; a downgrade goes to one (to=REVISION)"
+        )
+    if wanted in found.revisions:
+        return wanted
+    matches = [rev for rev in found.revisions if rev.startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise BadTarget(f"{wanted!r} could be any of {', '.join(sorted(matches))}")
+    raise BadTarget(f"no revision {wanted!r} in the migration scripts")
+
+
+# -- rollback.downgrades ---------------------------------------------------------------------
+
+
+@check(
+    id="rollback.downgrades",
+    pane=PANE,
+    title="Downgrades since the previous release work",
+    timeout=60,
+    needs=["db.reachable", PREVIOUS_RELEASE],
+    checklist=(ROLLBACK, "Database rollback"),
+    # It creates (and drops) a scratch database on the server: read-only mode only looks.
+    writes=True,
+)
+async def downgrades(ctx: CheckContext) -> Outcome:
+    from checks.rollback.releases import migration_heads_at, repository
+
+    previous = await (await repository(ctx)).previous_release()
+    if previous is None:
+        raise CheckSkipped(f"there is no previous release to roll back to ({PREVIOUS_RELEASE})")
+    heads = await migration_heads_at(ctx, previous)
+    t = target(ctx)
+    found, state = await scripts_and(ctx, lambda conn: state_on(conn, t))
+    if foreign := found.unknown(heads):
+        return failed(
+            f"{previous}'s migration head {revisions_text(foreign)} is not in the deployed "
+            "scripts: there is no downgrade path back to it.",
+            "The deployed migrations do not descend from the previous release's: restore the "
+            "previous release's backup instead of downgrading.",
+        )
+    if len(heads) > 1:
+        return failed(
+            f"{previous} has {len(heads)} migration heads ({revisions_text(heads)}): a "
+            "downgrade goes to one revision.",
+            "Downgrade branch by branch by hand (alembic downgrade BRANCH@REVISION).",
+        )
+    known = not found.unknown(state.revisions)
+    if known and not found.undone(state.revisions, heads):
+        return passed(
+            f"Nothing to undo: no migration since {previous} is applied ({state.at}).",
+            previous_release=previous,
+            database=state.at,
+        )
+    try:
+        down = resolve(found, state.revisions, next(iter(heads), BASE))
+    except BadTarget as exc:
+        return failed(f"No downgrade to {previous}: {exc}.", "Read `alembic history`.")
+    for revision in down.undone:
+        ctx.log(f"applied since {previous}: {revision.label}")
+    try:
+        seconds = await _rehearse_downgrade(ctx, state, down)
+    except StepFailed as exc:
+        return _failed_step(exc, previous, down)
+    except ActionFailed as exc:
+        return failed(f"The rehearsal failed: {exc}", "The log has the details.")
+    count = len(down.undone)
+    return passed(
+        f"{count} downgrade(s) back to {previous} work: {down.labels} "
+        f"({seconds:.1f} s on a scratch copy; upgrading again restores the schema).",
+        previous_release=previous,
+        downgrade_to=down.target,
+        undone=down.labels,
+    )
+
+
+async def _rehearse_downgrade(ctx: CheckContext, state: DatabaseState, down: Downgrade) -> float:
+    """Downgrade a scratch copy of the schema to ``down.target``, upgrade it again, and compare
+    the schema with the copy's; the copy is dropped whatever happens. The downgrade's time."""
+    pg_dump, psql = tool("pg_dump"), tool("psql")
+    async with scratch_copy(ctx, state.target, scratch_name(), pg_dump, psql) as copy:
+        seconds = await step(ctx, "downgrade", copy.target, ["downgrade", down.target])
+        await step(ctx, "upgrade again", copy.target, ["upgrade", copy.start_at])
+        await require_schema(
+            ctx,
+            pg_dump,
+            copy,
+            "Downgrading and upgrading again does not give back the schema (a downgrade "
+            "leaves something behind)",
+            now=await schema_as_copied(ctx, pg_dump, psql, copy),
+        )
+    return seconds
+
+
+def _failed_step(exc: StepFailed, previous: str, down: Downgrade) -> Outcome:
+    revision = exc.revision or "a revision"
+    if exc.step == "downgrade":
+        message = f"The downgrade of {revision} fails: {exc.statement}"
+        hint = f"Fix {revision}'s downgrade(): the rollback to {previous} stops there."
+    else:
+        message = f"After the downgrade, upgrading {revision} again fails: {exc.statement}"
+        hint = (
+            f"A downgrade since {previous} leaves something behind that {revision}'s upgrade "
+            "trips on: compare each downgrade() with its upgrade()."
+        )
+    return failed(
+        message,
+        hint,
+        failing_revision=revision,
+        statement=exc.statement,
+        previous_release=previous,
+        undone=down.labels,
+    )
+
+
+# -- rollback.database-backup -------------------------------------------------------------------
+
+
+@check(
+    id="rollback.database-backup",
+    pane=PANE,
+    title="Verified backup of this release",
+    timeout=30,
+    needs=["db.reachable"],
+    checklist=(ROLLBACK, "Database rollback"),
+    partial="`alembic downgrade -1` itself",
+)
+async def database_backup(ctx: CheckContext) -> Outcome:
+    state = await database_state(ctx)
+    found = usable_backup(ctx, state, max_age=None)
+    if found is None:
+        return failed(
+            f"No verified backup of {state.where} at {state.at} in {ctx.config.backup_path}: "
+            "a rollback that goes wrong has nothing to restore.",
+            "Back up now (db.backup): it writes a pg_dump with a manifest for this revision.",
+            [BACKUP_ACTION],
+        )
+    m = found.manifest
+    try:
+        entries = await count_toc_entries(tool("pg_restore"), found.dump)
+    except ActionFailed as exc:
+        raise CheckFailed(f"{exc}.", "Back up again (db.backup).") from None
+    if entries != m.toc_entries:
+        return failed(
+            f"{found.dump.name} now reads back {entries} entries, not the {m.toc_entries} "
+            "written: it changed since it was taken.",
+            "Back up again (db.backup), and find out what changed the dump.",
+            [BACKUP_ACTION],
+        )
+    age = _age(ctx.clock() - m.taken)
+    return passed(
+        f"Verified backup, taken {age} ago: {found.dump.name} ({state.where} at {state.at}, "
+        f"{entries} entries read back now).",
+        backup=found.dump,
+        taken_at=m.taken_at,
+        size=f"{m.size:,} bytes",
+        sha256=m.sha256,
+    )
+
+
+def _age(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes // (24 * 60)} days"
+
+
+# -- db.downgrade -------------------------------------------------------------------------------
+
+
+async def _plan_downgrade(ctx: CheckContext) -> Plan:
+    to = ctx.params.get("to", DEFAULT_TARGET)
+    state = await database_state(ctx)
+    found = await scripts.load(ctx)
+    try:
+        down = resolve(found, state.revisions, to)
+    except BadTarget as exc:
+        return refused_plan(f"Refused: cannot downgrade to {to!r}: {exc}.")
+    if not down.undone:
+        return nothing_to_do(
+            f"Nothing to downgrade: {state.where} is already at {revisions_text(down.goal)}."
+        )
+    lines = [
+        f"alembic downgrade {down.target} on {state.where}, from {state.at} to "
+        f"{revisions_text(down.goal)}: undoes {down.labels}.",
+        "It runs this SQL:",
+        "",
+        await offline_sql(
+            ctx,
+            state,
+            ["downgrade", alembic_cli.downgrade_range(set(state.revisions), down.target)],
+        ),
+        "",
+    ]
+    backup = required_backup(ctx, state)
+    if backup.refusal is not None:
+        return refused_plan(backup.refusal, *lines)
+    return plan(
+        *lines,
+        backup.line,
+        state=state,
+        down=down,
+        heads=tuple(found.heads),
+        backup=backup.dump,
+    )
+
+
+@action(
+    id=DOWNGRADE_ID,
+    title="Downgrade the database (alembic downgrade -1)",
+    pane=PANE,
+    key="m",
+    dangerous=True,
+    plan=_plan_downgrade,
+    description="alembic downgrade to the revision `to` (default -1: one down), after a "
+    "verified backup of this revision; then reads alembic current back.",
+)
+async def downgrade(ctx: CheckContext, planned: Plan) -> str:
+    state: DatabaseState = planned.payload["state"]
+    down: Downgrade = planned.payload["down"]
+    async with database_lock(state.target, DOWNGRADE_ID):
+        await require_unchanged(ctx, state)
+        await require_same_scripts(ctx, planned.payload["heads"])
+        require_backup_still_there(planned.payload["backup"])
+        ctx.log(f"alembic downgrade {down.target} on {state.where}")
+        start = time.perf_counter()
+        try:
+            result = await alembic_cli.alembic(
+                ctx.config.alembic_ini_path,
+                ctx.config.venv_path,
+                state.target,
+                ["downgrade", down.target],
+                log=ctx.log,
+            )
+        except asyncio.CancelledError:
+            # alembic was interrupted and has exited; say where that left the database.
+            raise ActionFailed(await where_it_stopped(ctx, state, down.goal, DOWNGRADE)) from None
+        if not result.ok:
+            at = alembic_cli.failing_revision(result.stderr_lines)
+            raise ActionFailed(
+                f"The downgrade failed{f' at {at}' if at else ''}: "
+                + alembic_cli.failing_statement(result.stderr_lines)
+                + " — "
+                + await where_it_stopped(ctx, state, down.goal, DOWNGRADE)
+            )
+        # What alembic says it did is not the proof: read alembic current back.
+        now = await database_state(ctx)
+        if now.revisions != down.goal:
+            ctx.changed(f"moved {state.where} from {state.at} to {now.at}")
+            raise ActionFailed(
+                f"alembic finished, but the database is at {now.at}, not "
+                f"{revisions_text(down.goal)}: check it with `alembic current`."
+            )
+        ctx.changed(f"downgraded {state.where} from {state.at} to {now.at}")
+    return f"Downgraded to {now.at} in {time.perf_counter() - start:.1f} s (alembic current)."
