@@ -59,14 +59,15 @@ STRONG = [
 ]
 
 
-@pytest.mark.parametrize(("value", "reason"), WEAK)
+# Ids that do not hold the random values: every test process must collect the same tests.
+@pytest.mark.parametrize(("value", "reason"), WEAK, ids=[f"weak-{i}" for i in range(len(WEAK))])
 def test_weak_keys_are_named_weak(value: str, reason: str) -> None:
     problem = weakness(value)
     assert problem is not None
     assert reason in problem
 
 
-@pytest.mark.parametrize("value", STRONG)
+@pytest.mark.parametrize("value", STRONG, ids=["hex", "hex-upper", "urlsafe", "base64", "b64url"])
 def test_strong_keys_pass(value: str) -> None:
     assert weakness(value) is None
 
@@ -82,6 +83,7 @@ def test_strong_keys_pass(value: str) -> None:
         ("<generate_with_openssl_rand_hex_32>", "is still the checklist's placeholder"),
         (None, "is not set"),
     ],
+    ids=["hex16", "short", "few-characters", "repeated", "placeholder", "unset"],
 )
 async def test_signing_key_fails_with_the_generate_action(
     deployment: Deployment,
