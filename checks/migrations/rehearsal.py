@@ -3,7 +3,7 @@ applied, reversed and applied again, each step timed, and the scratch database d
 
 A migration that fails, or a downgrade that does not restore the schema it started from,
 fails the rehearsal with the statement or the difference that shows it. The pieces
-(:func:`scratch_copy`, :func:`step`, :func:`require_schema`) also rehearse a rollback.
+(:func:`scratch_copy`, :func:`step`) also rehearse a rollback.
 """
 
 from __future__ import annotations
@@ -157,14 +157,10 @@ async def scratch_copy(
             await admin.close(timeout=2)
 
 
-async def require_schema(
-    ctx: CheckContext, pg_dump: str, copy: ScratchCopy, failure: str, *, now: str | None = None
-) -> None:
-    """ActionFailed starting with ``failure`` when the copy's schema now (or ``now``, a schema
-    dumped for comparison) differs from the one it started with; the log has the whole
-    difference."""
-    if now is None:
-        now = await _dump_schema(pg_dump, copy.target, for_comparison=True)
+async def require_schema(ctx: CheckContext, pg_dump: str, copy: ScratchCopy, failure: str) -> None:
+    """ActionFailed starting with ``failure`` when the copy's schema now differs from the one
+    it started with; the log has the whole difference."""
+    now = await _dump_schema(pg_dump, copy.target, for_comparison=True)
     difference = list(
         difflib.unified_diff(_comparable(copy.original), _comparable(now), lineterm="", n=0)
     )
@@ -177,15 +173,6 @@ async def require_schema(
         raise ActionFailed(
             f"{failure}: " + " | ".join(changed) + " (the log has the whole difference)."
         )
-
-
-async def schema_as_copied(ctx: CheckContext, pg_dump: str, psql: str, copy: ScratchCopy) -> str:
-    """The copy's schema as it reads once copied again (into a second scratch database,
-    dropped after). PostgreSQL prints some constraints differently once they went through a
-    dump and a load (an ``IN (...)`` check becomes an array of casts), so tables that
-    migrations made afresh compare with copied ones only after the same journey."""
-    async with scratch_copy(ctx, copy.target, scratch_name(), pg_dump, psql) as again:
-        return again.original
 
 
 async def rehearse(

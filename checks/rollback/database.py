@@ -53,8 +53,6 @@ from checks.migrations.db_state import (
 )
 from checks.migrations.rehearsal import (
     StepFailed,
-    require_schema,
-    schema_as_copied,
     scratch_copy,
     scratch_name,
     step,
@@ -220,7 +218,7 @@ async def downgrades(ctx: CheckContext) -> Outcome:
     count = len(down.undone)
     return passed(
         f"{count} downgrade(s) back to {previous} work: {down.labels} "
-        f"({seconds:.1f} s on a scratch copy; upgrading again restores the schema).",
+        f"({seconds:.1f} s on a scratch copy; the upgrade runs again on top).",
         previous_release=previous,
         downgrade_to=down.target,
         undone=down.labels,
@@ -228,20 +226,17 @@ async def downgrades(ctx: CheckContext) -> Outcome:
 
 
 async def _rehearse_downgrade(ctx: CheckContext, state: DatabaseState, down: Downgrade) -> float:
-    """Downgrade a scratch copy of the schema to ``down.target``, upgrade it again, and compare
-    the schema with the copy's; the copy is dropped whatever happens. The downgrade's time."""
+    """Downgrade a scratch copy of the schema to ``down.target`` and upgrade it again; the
+    copy is dropped whatever happens. The downgrade's time.
+
+    A downgrade that leaves something behind shows when the upgrade trips on it. Comparing
+    whole schemas as well would cost a second copy on every run: PostgreSQL prints some
+    constraints differently once they went through a dump and a load, so tables the upgrade
+    made afresh only compare with copied ones after the same journey."""
     pg_dump, psql = tool("pg_dump"), tool("psql")
     async with scratch_copy(ctx, state.target, scratch_name(), pg_dump, psql) as copy:
         seconds = await step(ctx, "downgrade", copy.target, ["downgrade", down.target])
         await step(ctx, "upgrade again", copy.target, ["upgrade", copy.start_at])
-        await require_schema(
-            ctx,
-            pg_dump,
-            copy,
-            "Downgrading and upgrading again does not give back the schema (a downgrade "
-            "leaves something behind)",
-            now=await schema_as_copied(ctx, pg_dump, psql, copy),
-        )
     return seconds
 
 
