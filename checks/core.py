@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +111,11 @@ def failed(
     message: str, hint: str = "", actions: Iterable[str] = (), **evidence: object
 ) -> Outcome:
     return Outcome(Status.FAIL, message, hint, _stringify(evidence), tuple(actions))
+
+
+def noted(outcome: Outcome, note: str) -> Outcome:
+    """``outcome`` with ``note`` added to its message; all else (hint, evidence, actions) kept."""
+    return replace(outcome, message=f"{outcome.message} {note}")
 
 
 def _stringify(evidence: Mapping[str, object]) -> dict[str, str]:

@@ -273,8 +273,13 @@ def _limit(exc: httpx.HTTPError, phase: str) -> str:
     return f"{value:g} s" if isinstance(value, int | float) else "its time limit"
 
 
+def verify_detail(exc: ssl.SSLCertVerificationError) -> str:
+    """Why a certificate failed verification, as OpenSSL says it ("certificate has expired")."""
+    return str(exc.verify_message or exc.reason or exc).rstrip(".")
+
+
 def _untrusted(cause: ssl.SSLCertVerificationError, endpoint: str, url_setting: str) -> CheckFailed:
-    detail = str(cause.verify_message or cause.reason or cause).rstrip(".")
+    detail = verify_detail(cause)
     if cause.verify_code in NAME_MISMATCH:
         return CheckFailed(
             f"The TLS certificate of {endpoint} is for another host name ({detail}).",

@@ -135,10 +135,6 @@ def clean_note(note: str) -> str:
     return text
 
 
-os_user = audit.os_user
-"""Who signs when no name is given: the user this process runs as."""
-
-
 def sign_off(
     ctx: CheckContext, registry: Registry, check_id: str, note: str, by: str | None = None
 ) -> SignOff:
@@ -152,7 +148,7 @@ def sign_off(
     if problem is not None:
         raise SignoffRefused(problem)
     text = clean_note(note)
-    account = os_user()
+    account = audit.os_user()
     signer = account if by is None else " ".join(by.split())
     if not signer:
         raise SignoffRefused("--by is empty: name who signs, or leave it out to sign as you")

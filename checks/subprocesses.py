@@ -23,6 +23,7 @@ from pathlib import Path
 
 INTERRUPT_GRACE = 5.0  # seconds a cancelled command gets to stop on SIGINT before SIGKILL
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_CHUNK = 64 * 1024  # bytes read from a command's stdout or stderr at a time
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,13 @@ async def run(
     stdin: bytes | None = None,
     capture_stdout: bool = False,
     interrupt_grace: float = INTERRUPT_GRACE,
+    decode_errors: str = "replace",
 ) -> Completed:
     """Run ``argv``; stderr (and stdout unless captured) goes line by line to ``log``.
+
+    Captured stdout is decoded as UTF-8 with ``decode_errors``: "surrogateescape" keeps
+    bytes that are not UTF-8 (file names) so that they encode back as they were. What is
+    logged is for people: undecodable bytes show as \ufffd.
 
     Cancelling the awaiting task sends SIGINT to the command's process group, SIGKILL to
     whatever of it is left ``interrupt_grace`` seconds later (at once on a second
@@ -66,11 +72,26 @@ async def run(
     stdout_chunks: list[str] = []
 
     async def pump(stream: asyncio.StreamReader, sink: list[str], to_log: bool) -> None:
-        async for raw in stream:
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+        def said(raw: bytes) -> None:
+            line = raw.decode("utf-8", errors="replace" if to_log else decode_errors)
             sink.append(line)
             if to_log and log is not None:
                 log(line)
+
+        # Read in chunks and split the lines here: a line longer than the stream's
+        # buffer limit (64 KiB) makes StreamReader's own line reading raise ValueError.
+        pending = bytearray()  # the start of a line whose end has not come yet
+        while chunk := await stream.read(_CHUNK):
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                pending += chunk  # a long line goes on: no need to look at it again
+                continue
+            pending += chunk[:end]
+            for raw in pending.split(b"\n"):
+                said(bytes(raw))
+            pending = bytearray(chunk[end + 1 :])
+        if pending:
+            said(bytes(pending))
 
     try:
         if stdin is not None and process.stdin is not None:

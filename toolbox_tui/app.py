@@ -54,6 +54,21 @@ if TYPE_CHECKING:
     from toolbox_tui.watch_mode import WatchMode
 
 ACTION_GROUP = "action"
+ALL_CHECKS_GROUP = "checks"
+"""The workers of a run of every check (start-up, ``r``); one pane's are :func:`pane_group`,
+one check's :func:`check_group` (watch mode looks at them to never start a second run)."""
+
+
+def pane_group(pane_id: str) -> str:
+    """The worker group of a run of one pane's checks (after a fix in that pane)."""
+    return f"pane:{pane_id}"
+
+
+def check_group(check_id: str) -> str:
+    """The worker group of a run of one check (its rerun, or after a fix names it)."""
+    return f"check:{check_id}"
+
+
 TICK_SECONDS = 0.5  # how often a running fix's elapsed time is redrawn
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -193,7 +208,10 @@ class ToolboxApp(App[None]):
     # -- running checks --------------------------------------------------------------
 
     def run_checks_now(
-        self, specs: Iterable[CheckSpec], group: str = "checks", ctx: CheckContext | None = None
+        self,
+        specs: Iterable[CheckSpec],
+        group: str = ALL_CHECKS_GROUP,
+        ctx: CheckContext | None = None,
     ) -> None:
         """Run ``specs`` in a worker; a new run in the same ``group`` replaces the old one.
         ``ctx``: the context to run them with, when not the app's own (watch mode's)."""
@@ -294,7 +312,7 @@ class ToolboxApp(App[None]):
         if check_id is None:
             self.notify("No check selected.")
             return
-        self.run_checks_now(self.registry.select(ids=[check_id]), group=f"check:{check_id}")
+        self.run_checks_now(self.registry.select(ids=[check_id]), group=check_group(check_id))
 
     def action_rerun_all(self) -> None:
         self.run_checks_now(self.registry.select())
@@ -447,7 +465,7 @@ class ToolboxApp(App[None]):
             action = self.registry.actions[done.action_id]
             # Its own group: re-checking one pane must not cancel a full run in progress.
             self.run_checks_now(
-                self.registry.select(panes=[action.pane]), group=f"pane:{action.pane}"
+                self.registry.select(panes=[action.pane]), group=pane_group(action.pane)
             )
 
     def action_signoff(self) -> None:
@@ -470,7 +488,7 @@ class ToolboxApp(App[None]):
 
         def signed(check: str | None) -> None:
             if check is not None:
-                self.run_checks_now(self.registry.select(ids=[check]), group=f"check:{check}")
+                self.run_checks_now(self.registry.select(ids=[check]), group=check_group(check))
 
         spec = self.registry.checks[check_id]
         self.push_screen(SignoffScreen(spec, self.ctx, self.registry), signed)

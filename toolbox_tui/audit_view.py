@@ -13,8 +13,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from checks import audit
+# checks.audit is imported when a log is read: the command line imports this module for
+# ``--since``'s parser, and `--help` and `list` must not pay for the audit log's reader.
+if TYPE_CHECKING:
+    from checks.audit import AuditRecord
 
 SINCE_HELP = (
     "an ISO date (2026-11-28) or date and time (2026-11-28T14:00; UTC unless it gives an "
@@ -79,10 +83,12 @@ class Entry:
     release: str = ""
 
     @classmethod
-    def of(cls, record: audit.AuditRecord) -> Entry:
+    def of(cls, record: AuditRecord) -> Entry:
+        from checks.audit import parse_at
+
         who = f"{record.user}@{record.host}" if record.host else record.user
         return cls(
-            at=audit.parse_at(record.at),
+            at=parse_at(record.at),
             raw_at=record.at,
             action=record.action,
             outcome=record.outcome,
@@ -121,7 +127,7 @@ class AuditEntries:
     """Lines that are not records (a torn write, a hand edit)."""
     problem: str = ""
     """Why the log could not be read at all ("" when it could, or is simply not there yet)."""
-    records: list[audit.AuditRecord] = field(default_factory=list)
+    records: list[AuditRecord] = field(default_factory=list)
     """The records as read, in the order they were written (what the checks go by)."""
 
     def since(self, start: datetime | None) -> list[Entry]:
@@ -145,6 +151,8 @@ class AuditEntries:
 def read_entries(path: Path) -> AuditEntries:
     """Every record of the audit log at ``path``, in time order (a record whose time cannot be
     read stays where it was written); never raises."""
+    from checks import audit
+
     try:
         log = audit.read_log(path)
     except OSError as exc:

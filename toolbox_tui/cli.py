@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 import toolbox_tui
 from checks import catalog, checklist
 from checks.core import PANE_IDS, CheckSpec, Registry
-from toolbox_tui import report_file, reporters, reporting_cli, runbooks_cli, watching
+from toolbox_tui import reporters, reporting_cli, runbooks_cli, watching
 from toolbox_tui.console import say
-from toolbox_tui.headless import UsageError, collect
+from toolbox_tui.headless import UsageError, check_output_path, collect, write_output
 from toolbox_tui.reporters import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -236,7 +236,7 @@ def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registr
         # Zero checks must not read as "all passed" to a pipeline.
         raise UsageError(f"no checks in pane(s) {', '.join(args.pane)} yet; nothing to gate on")
     if args.output is not None:
-        _check_output_path(args.output)
+        check_output_path(args.output)
     import asyncio
 
     from checks.context import CheckContext
@@ -249,23 +249,8 @@ def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registr
         "start": (reading - toolbox_tui.IMPORTED_AT) * 1000,
         "env_file": (read - reading) * 1000,
     }
-    text = reporters.FORMATTERS[args.format](report)
-    try:
-        report_file.write_report(args.output, text)
-    except report_file.ReportFileError as exc:
-        raise UsageError(f"--output {exc}") from None
-    if not report_file.is_stdout(args.output):
-        print(f"toolbox-tui: report written to {args.output}", file=sys.stderr)
+    write_output(args.output, reporters.FORMATTERS[args.format](report))
     return report.exit_code(args.fail_level)
-
-
-def _check_output_path(path: Path) -> None:
-    """Refuse a report path that cannot be written safely, before spending time on the checks
-    (see :mod:`toolbox_tui.report_file`; it is checked again when the report is written)."""
-    try:
-        report_file.check_destination(path)
-    except report_file.ReportFileError as exc:
-        raise UsageError(f"--output {exc}") from None
 
 
 def cmd_fix(args: argparse.Namespace, config: ToolboxConfig, registry: Registry) -> int:

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from toolbox_tui.app import ToolboxApp
 
 REPORT_GROUP = "report"
-REPORT_MODE = 0o600  # as `toolbox-tui report --output`: it quotes the audit log
 
 
 def write_report_file(app: ToolboxApp) -> None:
@@ -66,7 +65,7 @@ def _unexpected(exc: Exception) -> str:
 
 async def _written(app: ToolboxApp, ctx: CheckContext, results: list[CheckResult]) -> Path:
     """The report of ``results``, written; its path."""
-    from toolbox_tui.release_report import build, to_markdown
+    from toolbox_tui.release_report import REPORT_MODE, build, to_markdown
 
     now = ctx.clock()
     report = await build(ctx, Report(results=results, started_at=now), app.registry)

@@ -1,6 +1,7 @@
-"""What the headless commands share: :class:`UsageError`, and :func:`collect`, one run of
+"""What the headless commands share: :class:`UsageError`; :func:`collect`, one run of
 checks gathered into a :class:`~toolbox_tui.reporters.Report` (what ``toolbox-tui check``
-reports and each run of ``toolbox-tui watch`` shows).
+reports and each run of ``toolbox-tui watch`` shows); and :func:`check_output_path` /
+:func:`write_output`, how ``check`` and ``report`` write their ``--output``.
 
 Its own module so that the command line (:mod:`toolbox_tui.cli`) and watch
 (:mod:`toolbox_tui.watching`), which the command line imports, share them without importing
@@ -9,10 +10,13 @@ each other. No Textual here.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from toolbox_tui import report_file
 from toolbox_tui.reporters import Report
 
 if TYPE_CHECKING:
@@ -37,3 +41,26 @@ async def collect(specs: Sequence[CheckSpec], ctx: CheckContext) -> Report:
             report.results.append(event.result)
     report.duration_ms = (time.perf_counter() - start) * 1000
     return report
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse a report path that cannot be written safely, before spending time on the checks
+    (see :mod:`toolbox_tui.report_file`; it is checked again when the report is written)."""
+    try:
+        report_file.check_destination(path)
+    except report_file.ReportFileError as exc:
+        raise UsageError(f"--output {exc}") from None
+
+
+def write_output(path: Path | None, text: str, mode: int | None = None) -> None:
+    """Write a report to ``path`` (standard output for None or ``-``) and say where it went;
+    ``mode``: a new file's permissions (report_file's default for None)."""
+    try:
+        if mode is None:
+            report_file.write_report(path, text)
+        else:
+            report_file.write_report(path, text, mode=mode)
+    except report_file.ReportFileError as exc:
+        raise UsageError(f"--output {exc}") from None
+    if not report_file.is_stdout(path):
+        print(f"toolbox-tui: report written to {path}", file=sys.stderr)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from checks.core import PANES, Status
+from checks.verdicts import blocks
 from toolbox_tui.audit_view import Entry, Since, read_entries
 from toolbox_tui.reporters import Report, document, md_cell, md_message, md_status
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from checks.signoffs import SignOff
 
 RELEASE_REPORT_VERSION = 1
+REPORT_MODE = 0o600
+"""A report file's permissions: it quotes the audit log (who did what, and when), so it is
+for its reader only (``toolbox-tui report --output`` and the dashboard's ``p``)."""
 MAX_TIMELINE = 200
 """The newest records the timeline keeps; ``toolbox-tui audit`` shows them all."""
 RUNBOOK_PREFIX = "runbook."
@@ -73,11 +77,7 @@ class ReleaseReport:
 
     @property
     def unwaived_failures(self) -> int:
-        return sum(
-            1
-            for r in self.checks.results
-            if not r.waived and r.status in (Status.FAIL, Status.ERROR)
-        )
+        return sum(blocks(r) for r in self.checks.results)
 
     @property
     def verdict(self) -> str:

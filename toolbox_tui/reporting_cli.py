@@ -14,9 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolbox_tui import report_file
 from toolbox_tui.audit_view import SINCE_HELP, BadSince, Since, parse_since
-from toolbox_tui.headless import UsageError
 from toolbox_tui.reporters import EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -24,9 +22,6 @@ if TYPE_CHECKING:
     from checks.core import Registry
     from toolbox_tui.release_report import ReleaseReport
     from toolbox_tui.reporters import Report
-
-REPORT_MODE = 0o600
-"""A report quotes the audit log (who did what, and when): for its reader only."""
 
 
 def add_parsers(
@@ -73,14 +68,11 @@ def cmd_report(args: argparse.Namespace, config: ToolboxConfig, registry: Regist
     import asyncio
 
     from checks.context import CheckContext
-    from toolbox_tui.headless import collect
-    from toolbox_tui.release_report import FORMATTERS, build
+    from toolbox_tui.headless import check_output_path, collect, write_output
+    from toolbox_tui.release_report import FORMATTERS, REPORT_MODE, build
 
     if args.output is not None:
-        try:
-            report_file.check_destination(args.output)
-        except report_file.ReportFileError as exc:
-            raise UsageError(f"--output {exc}") from None
+        check_output_path(args.output)
     ctx = CheckContext.create(config)
 
     async def run() -> tuple[Report, ReleaseReport]:
@@ -88,13 +80,7 @@ def cmd_report(args: argparse.Namespace, config: ToolboxConfig, registry: Regist
         return checks, await build(ctx, checks, registry, args.since)
 
     checks, report = asyncio.run(run())
-    text = FORMATTERS[args.format](report, ctx.redactor.text)
-    try:
-        report_file.write_report(args.output, text, mode=REPORT_MODE)
-    except report_file.ReportFileError as exc:
-        raise UsageError(f"--output {exc}") from None
-    if not report_file.is_stdout(args.output):
-        print(f"toolbox-tui: report written to {args.output}", file=sys.stderr)
+    write_output(args.output, FORMATTERS[args.format](report, ctx.redactor.text), REPORT_MODE)
     return checks.exit_code()
 
 

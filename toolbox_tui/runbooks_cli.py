@@ -13,7 +13,6 @@ Ctrl-C, SIGTERM and SIGHUP interrupt the running step as ``fix`` does
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -69,6 +68,9 @@ def add_parsers(
 
 
 def cmd_runbook(args: argparse.Namespace, config: ToolboxConfig) -> int:
+    # Imported here, as everything the runbooks use: the parser must stay cheap for `--help`.
+    import asyncio
+
     from checks.context import CheckContext
 
     if config.read_only:
@@ -84,6 +86,8 @@ def cmd_runbook(args: argparse.Namespace, config: ToolboxConfig) -> int:
 
 
 async def _run(args: argparse.Namespace, ctx: CheckContext) -> int:
+    import asyncio
+
     from checks.runbooks import RunbookError, open_release, open_rollback
     from checks.runbooks.lock import runbook_lock
     from toolbox_tui.fixing import interrupt_on_signals
@@ -134,6 +138,8 @@ async def _without_yes(runbook: Runbook, ctx: CheckContext, args: argparse.Names
 
 
 async def _run_steps(runbook: Runbook, ctx: CheckContext) -> int:
+    import asyncio
+
     from checks.runbooks.model import StepEnded, StepLog, StepState
 
     began = time.perf_counter()

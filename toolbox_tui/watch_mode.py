@@ -27,6 +27,7 @@ from textual.widget import Widget
 
 from checks.core import PANES, CheckResult, Pane, Status
 from checks.watch import FAILING, TREND_WIDTH, UNICODE, Watch, Watched, for_watch, watched
+from toolbox_tui.app import ALL_CHECKS_GROUP, check_group, pane_group
 from toolbox_tui.widgets.check_table import CheckTable
 from toolbox_tui.widgets.status import BUSY_LOOK, QUIET_LOOK, status_style
 from toolbox_tui.widgets.summary_bar import SummaryBar
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from toolbox_tui.app import ToolboxApp
 
 WATCH_GROUP = "watch"
-"""The workers of watch runs (the app's own runs are "checks", "pane:ID" and "check:ID")."""
+"""The workers of watch runs (the app's own runs: :data:`~toolbox_tui.app.ALL_CHECKS_GROUP`,
+:func:`~toolbox_tui.app.pane_group` and :func:`~toolbox_tui.app.check_group`)."""
 BEAT_SECONDS = 1.0
 """The line's countdown moves once a second (faster for an interval under a second)."""
 LINE_WIDTH = 78  # before the line is laid out: 80 columns less its padding
@@ -187,9 +189,9 @@ class WatchMode:
             if worker.is_finished:
                 continue
             group = worker.group
-            if group in (WATCH_GROUP, "checks", f"pane:{self.pane.id}"):
+            if group in (WATCH_GROUP, ALL_CHECKS_GROUP, pane_group(self.pane.id)):
                 return True
-            if group.startswith("check:") and group.removeprefix("check:") in self._pane_checks:
+            if group in {check_group(check_id) for check_id in self._pane_checks}:
                 return True
         return False
 

@@ -17,7 +17,6 @@ probes a person opted into once (see :mod:`checks.watch`). No Textual here.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import signal
@@ -29,25 +28,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from checks.core import PANE_IDS, CheckResult, CheckSpec, Registry, pane_rank
-from checks.watch import (
-    FAILURES,
-    TREND_WIDTH,
-    Change,
-    Glyphs,
-    Watch,
-    Watched,
-    for_watch,
-    glyphs_for,
-    tally_text,
-    watched,
-)
 from toolbox_tui.console import say
 from toolbox_tui.headless import UsageError, collect
 from toolbox_tui.reporters import EXIT_INTERRUPTED, STATUS_LABELS, Report
 
+# asyncio (with ssl, socket, subprocess) and checks.watch are imported by the functions that
+# run a watch: the command line imports this module for its parser, and `--help` must not pay.
 if TYPE_CHECKING:
+    import asyncio
+
     from checks.config import ToolboxConfig
     from checks.context import CheckContext
+    from checks.watch import Change, Glyphs, Watch, Watched
 
 ID_WIDTH = 28  # as in `check`'s text report
 
@@ -125,6 +117,8 @@ class SystemClock:
         return datetime.now().astimezone()  # a person reads these times: their own zone
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         await asyncio.sleep(seconds)
 
 
@@ -133,6 +127,7 @@ CLOCK: Clock = SystemClock()
 
 def cmd_watch(args: argparse.Namespace, config: ToolboxConfig, registry: Registry) -> int:
     from checks.context import CheckContext
+    from checks.watch import glyphs_for
 
     chosen = select(registry, args.pane, args.only, UsageError)
     ctx = CheckContext.create(config)
@@ -151,6 +146,8 @@ def select(
     """The checks to watch, as ``check`` selects them, less those that write to the app
     (:func:`checks.watch.watched`); a fix's id is refused by name, and so is a selection of
     nothing but checks that write."""
+    from checks.watch import watched
+
     fixes = [i for i in ids if i in registry.actions and i not in registry.checks]
     if fixes:
         raise usage_error(
@@ -202,6 +199,8 @@ def run_to_the_end(main: Coroutine[Any, Any, int]) -> int:
     the end: a check's blocking call that never returns (a read from a hung mount) must not
     keep a stopped watch alive. The command line then ends the process with ``os._exit``,
     which does not wait for them either."""
+    import asyncio
+
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -235,11 +234,15 @@ class Stop:
     stop, a thread stuck in a read): nobody should need kill -9."""
 
     def __init__(self, out: Output) -> None:
+        import asyncio
+
         self.out = out
         self.event = asyncio.Event()
         self.by: str | None = None
 
     def install(self) -> None:
+        import asyncio
+
         from toolbox_tui.fixing import INTERRUPTING
 
         loop = asyncio.get_running_loop()
@@ -247,6 +250,8 @@ class Stop:
             loop.add_signal_handler(signum, self.received, signum)
 
     def remove(self) -> None:
+        import asyncio
+
         from toolbox_tui.fixing import INTERRUPTING
 
         loop = asyncio.get_running_loop()
@@ -266,6 +271,8 @@ class Stop:
     async def first(self, task: asyncio.Future[Any]) -> bool:
         """Wait for ``task`` or a stop, whichever comes first; True if ``task`` finished
         (it is cancelled otherwise)."""
+        import asyncio
+
         stopping: asyncio.Future[Any] = asyncio.ensure_future(self.event.wait())
         try:
             await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -299,6 +306,8 @@ class Watcher:
         debounce: int,
         runs: int | None = None,
     ) -> None:
+        from checks.watch import Watch
+
         self.specs = list(specs)
         self.ctx = ctx
         self.interval = interval
@@ -323,6 +332,10 @@ class Watcher:
 
     async def _loop(self, clock: Clock, out: Output, stop: Stop) -> bool:
         """Run after run; True when a stop abandoned a run part-way."""
+        import asyncio
+
+        from checks.watch import for_watch
+
         self.began = next_start = clock.monotonic()
         ctx = self.ctx
         overran = False  # the run before took longer than the interval
@@ -357,6 +370,8 @@ class Watcher:
 
 def change_line(change: Change, model: Watch, glyphs: Glyphs) -> str:
     """``12:03:31 FAIL    db.reachable    ···✓✓✓✗✗✗  3 failures in a row: Cannot connect``"""
+    from checks.watch import TREND_WIDTH
+
     label = "failing" if change.after.pending else STATUS_LABELS[change.after.status]
     trend = model.trends[change.check_id].text(TREND_WIDTH, glyphs)
     return (
@@ -375,6 +390,8 @@ def run_line(
 ) -> str:
     """``12:03:31 run 4 took 1.2 s: 1 fail, 38 pass; slowest db.reachable 0.8 s``, and what
     a slow run does to the next."""
+    from checks.watch import tally_text
+
     text = f"{_clock(at)} run {model.runs} took {_seconds(took)}: {tally_text(model.tally())}"
     if results:
         slowest = max(results, key=lambda r: r.duration_ms)
@@ -392,6 +409,8 @@ def run_line(
 
 def final_summary(model: Watch, glyphs: Glyphs, seconds: float, stopped_by: str | None) -> str:
     """How it ended, the state it ended in, and every check that failed while watched."""
+    from checks.watch import FAILURES, TREND_WIDTH, tally_text
+
     runs = _runs(model.runs)
     how = f"Stopped by {stopped_by}" if stopped_by else "Done"
     lines = [f"{how} after {runs} in {_seconds(seconds)}: {tally_text(model.tally())}."]

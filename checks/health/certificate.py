@@ -40,6 +40,7 @@ from checks.net import (
     explain_transport,
     phase_timeout,
     tls_context,
+    verify_detail,
 )
 from checks.urls import parse_url
 from checks.web import CHECK_TIMEOUT, Answer, Target, fetch, no_target, printable, target
@@ -169,7 +170,7 @@ def _judge_certificate(
         "not_before": _date(cert.not_valid_before_utc),
         "not_after": _date(expires),
         "days_left": str(days) if expires > now else "none (expired)",
-        "verified": "yes" if problem is None else printable(_detail(problem), ctx.redactor),
+        "verified": "yes" if problem is None else printable(verify_detail(problem), ctx.redactor),
     }
     about = (
         f"(subject {shown['subject']}, issued by {shown['issuer']}, for {shown['names']}; "
@@ -234,7 +235,7 @@ def _verification_failure(
     if code in UNTRUSTED:
         return (
             "Untrusted issuer",
-            f"is from an untrusted issuer ({_detail(problem)}): neither the system's CAs nor "
+            f"is from an untrusted issuer ({verify_detail(problem)}): neither the system's CAs nor "
             f"{_CA_SETTING} trust {shown['issuer']}",
             f"Install the full chain (the intermediate certificates) on the server; if a "
             f"private CA issued it, set {_CA_SETTING} to that CA's PEM file.",
@@ -243,13 +244,9 @@ def _verification_failure(
         return "Expired", "has expired", _RENEW
     return (
         "Not verified",
-        f"failed verification ({_detail(problem)})",
+        f"failed verification ({verify_detail(problem)})",
         "Inspect it with `openssl s_client -connect host:port -showcerts` from this host.",
     )
-
-
-def _detail(problem: ssl.SSLCertVerificationError) -> str:
-    return str(problem.verify_message or problem.reason or problem).rstrip(".")
 
 
 def _names(cert: x509.Certificate) -> list[str]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from checks.checklist import PRE_DEPLOY
 from checks.context import CheckContext
-from checks.core import CheckFailed, Outcome, Status, check, failed, passed
+from checks.core import CheckFailed, Outcome, Status, check, failed, noted, passed
 from checks.health import PANE
 from checks.postgres import connection, redacted_location
 from checks.postgres import target as database_target
@@ -213,7 +213,7 @@ async def roblox_environment(ctx: CheckContext) -> Outcome:
             ctx.log(cleaned)
     if not cleaned:
         return outcome
-    return Outcome(outcome.status, f"{outcome.message} {cleaned}", outcome.hint, outcome.evidence)
+    return noted(outcome, cleaned)
 
 
 class _Trial:

@@ -115,8 +115,6 @@ class ScratchCopy:
     target: DatabaseTarget
     start_at: str
     """The revision the copy starts at (``base`` when alembic never ran there)."""
-    original: str
-    """Its schema as copied, to compare with after the migrations ran."""
 
 
 @contextlib.asynccontextmanager
@@ -146,8 +144,7 @@ async def scratch_copy(
             ctx.log("copying the schema (pg_dump --schema-only | psql)")
             copy = await _dump_schema(pg_dump, t, for_comparison=False)
             await _load(psql, scratch, copy + "\n" + await _version_rows(pg_dump, t))
-            original = await _dump_schema(pg_dump, scratch, for_comparison=True)
-            yield ScratchCopy(scratch, next(iter(current), "base"), original)
+            yield ScratchCopy(scratch, next(iter(current), "base"))
         finally:
             ctx.log(f"dropping scratch database {scratch.database}")
             with contextlib.suppress(Exception):
@@ -157,12 +154,14 @@ async def scratch_copy(
             await admin.close(timeout=2)
 
 
-async def require_schema(ctx: CheckContext, pg_dump: str, copy: ScratchCopy, failure: str) -> None:
-    """ActionFailed starting with ``failure`` when the copy's schema now differs from the one
-    it started with; the log has the whole difference."""
-    now = await _dump_schema(pg_dump, copy.target, for_comparison=True)
+async def _require_schema(
+    ctx: CheckContext, pg_dump: str, target: DatabaseTarget, original: str, failure: str
+) -> None:
+    """ActionFailed starting with ``failure`` when ``target``'s schema now differs from
+    ``original``; the log has the whole difference."""
+    now = await _dump_schema(pg_dump, target, for_comparison=True)
     difference = list(
-        difflib.unified_diff(_comparable(copy.original), _comparable(now), lineterm="", n=0)
+        difflib.unified_diff(_comparable(original), _comparable(now), lineterm="", n=0)
     )
     if difference:
         for line in difference[:40]:
@@ -180,10 +179,16 @@ async def rehearse(
 ) -> str:
     """Rehearse the pending upgrade of ``t`` in a new database ``scratch_name``, dropped after."""
     async with scratch_copy(ctx, t, scratch_name, pg_dump, psql) as copy:
+        # Dumped here, not by scratch_copy: only a rehearsal compares schemas afterwards.
+        original = await _dump_schema(pg_dump, copy.target, for_comparison=True)
         up = await step(ctx, "upgrade", copy.target, ["upgrade", "heads"])
         down = await step(ctx, "downgrade", copy.target, ["downgrade", copy.start_at])
-        await require_schema(
-            ctx, pg_dump, copy, "The downgrade does not restore the schema it started from"
+        await _require_schema(
+            ctx,
+            pg_dump,
+            copy.target,
+            original,
+            "The downgrade does not restore the schema it started from",
         )
         again = await step(ctx, "upgrade again", copy.target, ["upgrade", "heads"])
     return (

@@ -24,7 +24,14 @@ from checks.core import (
     plan,
     refused_plan,
 )
-from checks.rollback.releases import Repository, release_version, repository, short
+from checks.environment.backup import names_text
+from checks.rollback.releases import (
+    Repository,
+    previous_release_of,
+    release_version,
+    repository,
+    short,
+)
 
 PANE = "rollback"
 CHECKOUT = "code.checkout"
@@ -40,12 +47,9 @@ def _porcelain_path(line: str) -> str:
     return line[3:]
 
 
-def listed(items: list[str], shown: int) -> str:
-    """``a, b, c`` and ``(and 4 more)`` past ``shown`` items."""
-    text = ", ".join(items[:shown])
-    if len(items) > shown:
-        text += f" (and {len(items) - shown} more)"
-    return text
+async def _changed_paths(repo: Repository) -> list[str]:
+    """The tracked files changed in the work tree (none when it is clean)."""
+    return [_porcelain_path(line) for line in await repo.dirty()]
 
 
 def _plural(n: int, word: str) -> str:
@@ -59,9 +63,8 @@ def _plural(n: int, word: str) -> str:
     checklist=CHECKLIST,
 )
 async def previous_release(ctx: CheckContext) -> Outcome:
-    repo = await repository(ctx)
+    repo, previous = await previous_release_of(ctx)
     deployed = await repo.describe_head()
-    previous = await repo.previous_release()
     if previous is not None:
         between = await repo.count(previous, "HEAD")
         return passed(
@@ -91,7 +94,7 @@ async def previous_release(ctx: CheckContext) -> Outcome:
         )
     return failed(
         f"No previous release: no release tag is an ancestor of HEAD ({deployed}); "
-        f"HEAD is on a branch without the releases {listed(tags, SHOWN_PATHS)}.",
+        f"HEAD is on a branch without the releases {names_text(tags, SHOWN_PATHS)}.",
         "Check out the deployed release (git checkout --detach vX.Y.Z), or fetch the tags "
         "of the branch that was deployed (git fetch --tags).",
         repository=repo.root,
@@ -103,16 +106,15 @@ async def previous_release(ctx: CheckContext) -> Outcome:
 @check(id="rollback.clean-tree", pane=PANE, title="Work tree clean", checklist=CHECKLIST)
 async def clean_tree(ctx: CheckContext) -> Outcome:
     repo = await repository(ctx)
-    changes = await repo.dirty()
-    if not changes:
+    paths = await _changed_paths(repo)
+    if not paths:
         return passed(f"No tracked file changed in {repo.root}.", repository=repo.root)
-    paths = [_porcelain_path(line) for line in changes]
     return failed(
-        f"{_plural(len(paths), 'tracked file')} changed: {listed(paths, SHOWN_PATHS)}.",
+        f"{_plural(len(paths), 'tracked file')} changed: {names_text(paths, SHOWN_PATHS)}.",
         "A checkout of a release would refuse, or carry the changes along. Commit or stash "
         "them (git stash), or discard them (git checkout -- PATH), in " + str(repo.root) + ".",
         repository=repo.root,
-        changed="; ".join(changes),
+        changed="; ".join(paths),
     )
 
 
@@ -139,8 +141,9 @@ async def _plan_checkout(ctx: CheckContext) -> Plan:
     tag, why_not = await _target_tag(ctx, repo)
     if tag is None:
         return refused_plan(why_not or "Refused: no tag to check out.")
-    tags = await repo.release_tags()
-    tag_sha = await repo.tag_sha(tag) if tag in tags else None
+    releases = await repo.releases()
+    tags = list(releases)
+    tag_sha = releases.get(tag)
     if tag_sha is None:
         known = ", ".join(tags) if tags else "none"
         fetch = f" (A tag only on {REMOTE}: git fetch --tags {REMOTE} first.)"
@@ -152,12 +155,10 @@ async def _plan_checkout(ctx: CheckContext) -> Plan:
     was = await repo.describe_head()
     if head == tag_sha:
         return nothing_to_do(f"Nothing to check out: HEAD is already at {tag} ({short(head)}).")
-    changes = await repo.dirty()
-    if changes:
-        paths = [_porcelain_path(line) for line in changes]
+    if paths := await _changed_paths(repo):
         return refused_plan(
             f"Refused: {_plural(len(paths), 'tracked file')} changed in {repo.root}: "
-            f"{listed(paths, SHOWN_PATHS)}. Commit, stash or discard them first."
+            f"{names_text(paths, SHOWN_PATHS)}. Commit, stash or discard them first."
         )
     remote = await repo.has_remote(REMOTE)
     lines = [f"In {repo.root}, now at {was} ({short(head)}):"]
@@ -242,11 +243,10 @@ async def _require_unchanged(repo: Repository, tag: str, tag_sha: str, head: str
             f"Refused: the tag {tag} moved from {short(tag_sha)} to {moved} since the preview; "
             "nothing was done. Preview again."
         )
-    changes = await repo.dirty()
-    if changes:
-        paths = [_porcelain_path(line) for line in changes]
+    if paths := await _changed_paths(repo):
         raise ActionRefused(
-            f"Refused: the work tree changed since the preview ({listed(paths, SHOWN_PATHS)}); "
+            "Refused: the work tree changed since the preview "
+            f"({names_text(paths, SHOWN_PATHS)}); "
             "nothing was done. Preview again."
         )
 

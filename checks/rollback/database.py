@@ -175,9 +175,9 @@ def _revision_named(found: scripts.Scripts, wanted: str) -> str:
     writes=True,
 )
 async def downgrades(ctx: CheckContext) -> Outcome:
-    from checks.rollback.releases import migration_heads_at, repository
+    from checks.rollback.releases import migration_heads_at, previous_release_of
 
-    previous = await (await repository(ctx)).previous_release()
+    _, previous = await previous_release_of(ctx)
     if previous is None:
         raise CheckSkipped(f"there is no previous release to roll back to ({PREVIOUS_RELEASE})")
     heads = await migration_heads_at(ctx, previous)

@@ -112,7 +112,12 @@ class Repository:
 
     async def release_tags(self) -> list[str]:
         """Every release tag, oldest version first."""
-        return in_version_order(await self._tags())
+        return list(await self.releases())
+
+    async def releases(self) -> dict[str, str]:
+        """Every release tag with the commit it points at, oldest version first."""
+        tags = await self._tags()
+        return {tag: tags[tag] for tag in in_version_order(tags)}
 
     async def tag_sha(self, tag: str) -> str | None:
         """The commit ``tag`` points at; None when there is no such tag."""
@@ -215,8 +220,22 @@ async def _git(
 
 async def repository(ctx: CheckContext) -> Repository:
     """The git repository of ``config.app_dir``; CheckFailed when it is not a git checkout
-    (or git is missing, or refuses the directory as another user's)."""
+    (or git is missing, or refuses the directory as another user's).
+
+    Several checks of a run ask for it: git is asked once per run, and its CheckFailed
+    reaches every one of them."""
     app_dir = ctx.config.app_dir
+    return await ctx.shared(f"git-repository:{app_dir}", lambda: _find_repository(app_dir))
+
+
+async def previous_release_of(ctx: CheckContext) -> tuple[Repository, str | None]:
+    """The app's repository and its previous release (:meth:`Repository.previous_release`),
+    asked of git once per run of checks."""
+    repo = await repository(ctx)
+    return repo, await ctx.shared(f"git-previous-release:{repo.root}", repo.previous_release)
+
+
+async def _find_repository(app_dir: Path) -> Repository:
     if not app_dir.is_dir():
         raise CheckFailed(
             f"{app_dir} is not a git checkout: there is no such directory.", NOT_A_CHECKOUT_HINT

@@ -93,8 +93,9 @@ def release_steps(to_tag: str) -> tuple[Step, ...]:
     )
 
 
-ROLLBACK_UNDOES = {"migrations": "migrations", "code": "code", "deps": "deps", "env": "env"}
-"""A rollback step -> the release step it undoes: it runs only when that one started."""
+ROLLBACK_UNDOES = ("migrations", "code", "deps", "env")
+"""The rollback steps that undo the release step of the same id: each runs only when that
+one started."""
 
 
 def rollback_steps(to_tag: str, downgrade_to: str) -> tuple[Step, ...]:
@@ -134,8 +135,8 @@ def rollback_skips(release_started: Iterable[str]) -> dict[str, str]:
     started = set(release_started)
     skips = {
         step: "the release did not get to this step"
-        for step, undone in ROLLBACK_UNDOES.items()
-        if undone not in started
+        for step in ROLLBACK_UNDOES
+        if step not in started
     }
     if "migrations" in skips:
         skips["db-backup"] = "the release did not change the database"

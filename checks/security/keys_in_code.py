@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import errno
 import os
 import re
-import signal
 import stat
 import threading
 from collections import Counter
@@ -319,10 +317,9 @@ LIST_TIMEOUT = 30.0  # git ls-files of a few hundred thousand files takes a seco
 async def tracked_files(root: Path, log: Callable[[str], None]) -> list[str]:
     """The paths git tracks under ``root``, relative to it, as the file system names them.
 
-    ``git ls-files -z``, read whole as bytes: a name need not be UTF-8, and a NUL-separated
-    list is one "line" longer than :func:`checks.subprocesses.run` reads line by line. Each
-    name is decoded as Python decodes file names (undecodable bytes kept as surrogate
-    escapes), so opening it reaches the very file; :func:`shown_path` is how it is shown.
+    ``git ls-files -z``: a name need not be UTF-8, so each is decoded as Python decodes
+    file names (undecodable bytes kept as surrogate escapes), and opening it reaches the
+    very file; :func:`shown_path` is how it is shown.
     """
     if not root.is_dir():
         raise NoRepository(f"{root} is not a directory")
@@ -336,49 +333,38 @@ async def tracked_files(root: Path, log: Callable[[str], None]) -> list[str]:
     ]
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
     try:
-        returncode, out, err = await _output(argv, env, root)
+        listed = await _listing(argv, env, root, log)
     except FileNotFoundError:
         raise NoRepository("git is not installed on this host") from None
     except TimeoutError:
         raise NoRepository(f"git ls-files did not finish within {LIST_TIMEOUT:g} s") from None
-    said = err.decode("utf-8", "replace").strip()
-    for line in said.splitlines():
-        log(line)
-    if returncode != 0:
-        said = " ".join(said.split()) or f"exit status {returncode}"
+    if not listed.ok:
+        said = " ".join(" ".join(listed.stderr_lines).split())
+        said = said or f"exit status {listed.returncode}"
         if "not a git repository" in said:
             raise NoRepository(f"{root} is not a git repository")
         raise NoRepository(f"git could not list the files of {root}: {said}")
-    return [os.fsdecode(name) for name in out.split(b"\0") if name]
+    return [name for name in listed.stdout.split("\0") if name]
 
 
-async def _output(argv: list[str], env: Mapping[str, str], cwd: Path) -> tuple[int, bytes, bytes]:
-    """Run ``argv`` to its end: its exit status, its whole stdout and stderr.
+async def _listing(
+    argv: list[str], env: Mapping[str, str], cwd: Path, log: Callable[[str], None] | None = None
+) -> subprocesses.Completed:
+    """Run ``argv`` (git ls-files) to its end, its stdout decoded as file names are.
 
-    As :mod:`checks.subprocesses` runs commands: in a process group of its own, killed by
-    the kernel if we die, and killed with its group when we are cancelled or it overruns
-    :data:`LIST_TIMEOUT` (git ls-files only reads, so nothing is left half-done).
+    Killed with its process group when we are cancelled or it overruns
+    :data:`LIST_TIMEOUT`, at once: git ls-files only reads, so nothing is left half-done.
     """
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(env),
-        cwd=cwd,
-        start_new_session=True,
-        preexec_fn=subprocesses.die_with_parent(),
-    )
-    try:
-        async with asyncio.timeout(LIST_TIMEOUT):
-            out, err = await process.communicate()
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # its group's id is its pid
-        with contextlib.suppress(Exception):
-            await asyncio.shield(process.wait())
-        raise
-    return process.returncode if process.returncode is not None else -1, out, err
+    async with asyncio.timeout(LIST_TIMEOUT):
+        return await subprocesses.run(
+            argv,
+            env=env,
+            cwd=cwd,
+            log=log,
+            capture_stdout=True,
+            interrupt_grace=0,
+            decode_errors="surrogateescape",
+        )
 
 
 def shown_path(path: str) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from checks.checklist import VERIFY
 from checks.context import CheckContext
-from checks.core import CheckFailed, Outcome, Status, check, failed, passed
+from checks.core import CheckFailed, Outcome, Status, check, failed, noted, passed
 from checks.security import PANE
 from checks.security.asking import SEQUENCE_TIMEOUT, client
 from checks.web import (
@@ -139,7 +139,7 @@ async def token_revocation(ctx: CheckContext) -> Outcome:
                 ctx.log(cleaned)
     if not cleaned:
         return outcome
-    return Outcome(outcome.status, f"{outcome.message} {cleaned}", outcome.hint, outcome.evidence)
+    return noted(outcome, cleaned)
 
 
 class _Walk:

@@ -22,6 +22,7 @@ import pytest
 
 from checks import catalog
 from checks.core import Action, Registry, failed, passed, plan
+from checks.watch import glyphs_for
 from toolbox_tui import watching
 from toolbox_tui.cli import main
 from toolbox_tui.sandbox.demo import write_demo
@@ -404,7 +405,7 @@ async def test_a_signal_during_a_run_abandons_it_and_says_so(
 
     ctx = CheckContext.create(ToolboxConfig(env_file=env_file, app_dir=env_file.parent))
     watcher = watching.Watcher(registry.select(), ctx, interval=30, debounce=3)
-    out = watching.Output(watching.glyphs_for("utf-8"))
+    out = watching.Output(glyphs_for("utf-8"))
     task = asyncio.ensure_future(watcher.run(FakeClock(), out))
     await started.wait()
     # The real signal, to this process: watch has its handler in place while a run is on.

@@ -149,6 +149,12 @@ def test_help_and_list_read_no_configuration(argv: tuple[str, ...]) -> None:
     loaded = modules_after(run_cli(*argv), clean_env())
     assert families(loaded, (*CONFIG, *SDKS, *UI)) == set()
     assert "checks.config" not in loaded
+    # The watch model is loaded by `watch` and the dashboard only.
+    assert "checks.watch" not in loaded
+    if argv[0] != "list":  # `list` registers every check, and some checks use these
+        # The subcommands' parsers need neither the event loop (with ssl, sockets and
+        # subprocesses) nor the audit log's reader: the commands import them when they run.
+        assert {"asyncio", "checks.audit"} & loaded == set()
 
 
 def test_the_app_imports_no_secondary_screen_until_one_opens() -> None:

@@ -200,3 +200,38 @@ def test_the_command_dies_when_we_are_killed(tmp_path: Path, signum: int) -> Non
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+async def test_a_line_longer_than_the_stream_buffer_is_read_whole() -> None:
+    """asyncio reads lines of at most 64 KiB; a longer one must not end the run."""
+    logged: list[str] = []
+    done = await run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; print('x' * 70000); print('short'); print('y' * 70000, file=sys.stderr)",
+        ],
+        capture_stdout=True,
+        log=logged.append,
+    )
+    assert done.returncode == 0
+    assert done.stdout == "x" * 70000 + "\nshort"
+    assert done.stderr_lines == ("y" * 70000,)
+    assert logged == ["y" * 70000]
+
+
+async def test_captured_bytes_that_are_not_utf8_can_be_kept() -> None:
+    """File names need not be UTF-8: surrogate escapes keep them; the log shows \ufffd."""
+    logged: list[str] = []
+    done = await run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.stdout.buffer.write(b'caf\\xe9'); sys.stderr.buffer.write(b'\\xe9')",
+        ],
+        capture_stdout=True,
+        log=logged.append,
+        decode_errors="surrogateescape",
+    )
+    assert done.stdout.encode("utf-8", "surrogateescape") == b"caf\xe9"
+    assert logged == ["\ufffd"]

@@ -4,6 +4,7 @@ them; a test may add v1.6.0 with a migration of its own)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -13,7 +14,7 @@ import pytest
 
 from checks import audit
 from checks.core import Status, registry
-from checks.migrations.backups import read_manifest
+from checks.migrations.backups import manifest_path, read_manifest
 from checks.rollback.database import DOWNGRADE_ID
 from checks.runner import build_plan
 from tests.checks.db_helpers import db_context, execute, fetchval, migrate, run_check
@@ -275,6 +276,27 @@ async def test_the_backup_of_this_release_is_found_re_verified_and_aged(
     broken = await run_check(ctx, BACKUP_CHECK)
     assert broken.status is Status.FAIL
     assert broken.message.startswith(f"pg_restore cannot read the backup {dump.name}")
+
+
+async def test_a_backup_that_reads_back_other_entries_than_written_fails(
+    make_context: MakeContext, database: str, v15: Path, tmp_path: Path
+) -> None:
+    await migrate(v15, database, "upgrade", "head")
+    ctx = on(make_context, database, v15, tmp_path)
+    assert (await fix(ctx, "db.backup"))[1].outcome == "ok"
+    [dump] = (tmp_path / "backups").glob("*.dump")
+    manifest_file = manifest_path(dump)
+    recorded = json.loads(manifest_file.read_text())
+    written = recorded["toc_entries"]
+    manifest_file.write_text(json.dumps({**recorded, "toc_entries": written + 5}))
+
+    changed = await run_check(ctx, BACKUP_CHECK)
+    assert changed.status is Status.FAIL
+    assert changed.message == (
+        f"{dump.name} now reads back {written} entries, not the {written + 5} written: "
+        "it changed since it was taken."
+    )
+    assert changed.actions == ("db.backup",)
 
 
 # -- db.downgrade -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from checks.rollback.releases import (
     repository,
 )
 from checks.runner import build_plan
-from tests.integrations.running import assert_fails, check, fix
+from tests.integrations.running import assert_fails, check, fix, run
 from tests.rollback.repos import context, git, release_app
 from toolbox_tui.sandbox.app_repo import REGION_REVISION
 
@@ -148,6 +148,16 @@ async def test_a_directory_that_is_not_a_git_checkout_fails(tmp_path: Path, chec
     (tmp_path / ".env").write_text("APP_ENV=production\n")
     result = await check(context(tmp_path), check_id)
     assert_fails(result, f"{tmp_path} is not a git checkout", "TOOLBOX_APP_DIR")
+
+
+async def test_every_check_of_a_run_hears_that_the_directory_is_not_a_git_checkout(
+    tmp_path: Path,
+) -> None:
+    # The repository is looked up once per run; its failure still reaches each check.
+    (tmp_path / ".env").write_text("APP_ENV=production\n")
+    ran = await run(context(tmp_path), "rollback.previous-release", "rollback.clean-tree")
+    for check_id in ("rollback.previous-release", "rollback.clean-tree"):
+        assert_fails(ran[check_id].result, f"{tmp_path} is not a git checkout", "TOOLBOX_APP_DIR")
 
 
 # -- rollback.clean-tree ---------------------------------------------------------------------

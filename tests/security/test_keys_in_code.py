@@ -308,7 +308,7 @@ async def test_git_is_killed_when_the_check_is_cancelled_or_overruns(
                 await asyncio.sleep(0.01)  # until the child has written its pid
         return int(pid_file.read_text())
 
-    listing = asyncio.ensure_future(keys_in_code._output(argv, dict(os.environ), tmp_path))
+    listing = asyncio.ensure_future(keys_in_code._listing(argv, dict(os.environ), tmp_path))
     pid = await started()
     listing.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -318,7 +318,7 @@ async def test_git_is_killed_when_the_check_is_cancelled_or_overruns(
 
     pid_file.unlink()
     monkeypatch.setattr(keys_in_code, "LIST_TIMEOUT", 2.0)
-    listing = asyncio.ensure_future(keys_in_code._output(argv, dict(os.environ), tmp_path))
+    listing = asyncio.ensure_future(keys_in_code._listing(argv, dict(os.environ), tmp_path))
     pid = await started()
     with pytest.raises(TimeoutError):
         await listing

@@ -272,8 +272,3 @@ async def test_a_hand_edited_line_is_skipped_and_counted_not_a_crash(
     other = await status_of(at(ctx, 1), "sec.csrf")
     assert other.status is Status.MANUAL
     assert other.evidence["unreadable audit lines"] == "3 (skipped)"
-
-
-def test_the_os_user_is_audits() -> None:
-    assert signoffs.os_user is audit.os_user
-    assert signoffs.os_user() == getpass.getuser()

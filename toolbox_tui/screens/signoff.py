@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from checks import signoffs
+from checks import audit, signoffs
 from checks.context import CheckContext
 from checks.core import CheckSpec, Registry
 from toolbox_tui.widgets.status import QUIET_LOOK, styled
@@ -70,7 +70,7 @@ class SignoffScreen(ModalScreen[str | None]):
             )
             yield Static(f"You confirm that {escape(covers)}", id="covers")
             yield Static(
-                f"Signed by you ({escape(signoffs.os_user())}); it counts for {days} days.",
+                f"Signed by you ({escape(audit.os_user())}); it counts for {days} days.",
                 id="who",
             )
             yield Input(
