@@ -3,18 +3,22 @@ failures.
 
 Provides :func:`http_client` (an ``httpx.AsyncClient`` with short explicit timeouts, TLS that
 trusts the system store plus TOOLBOX_CA_BUNDLE, no redirect following unless asked, and a
-User-Agent naming toolbox-tui), :func:`tls_context`, :func:`http_failures` (a context manager
+User-Agent naming toolbox-tui), :func:`open_http_client` (the same, for a check, off the event
+loop), :func:`tls_context` and :func:`run_tls_context` (its one copy per run of checks),
+:func:`http_failures` (a context manager
 that turns httpx's errors into :class:`~checks.core.CheckFailed` with a sentence a person can
 act on, naming the endpoint) and :func:`explain`, which builds that sentence.
 
 httpx is imported inside the functions, never at module level: importing it costs ~70 ms,
 and the dashboard's first frame must not wait for a client no check has asked for yet.
-Building a client also reads the system's CA store (~35 ms): checks call :func:`http_client`
-through ``asyncio.to_thread`` so the event loop (the dashboard) keeps drawing meanwhile.
+Reading the system's CA store costs ~35 ms of CPU, under the GIL: forty checks that each read
+it at once held the event loop up for seconds, so a run of checks reads it once
+(:func:`run_tls_context`) and every connection of the run verifies with that context.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import socket
@@ -25,10 +29,12 @@ from typing import TYPE_CHECKING
 
 from checks.core import CheckFailed
 from checks.envfile import EnvFileTooLarge, EnvFileUnsafe, read_env_bytes
+from checks.offloop import import_off_loop
 
 if TYPE_CHECKING:
     import httpx
 
+    from checks.context import CheckContext
     from checks.settings import ToolboxConfig
     from checks.urls import ParsedURL
 
@@ -74,7 +80,12 @@ def phase_timeout(config: ToolboxConfig, default: float) -> float:
     return min(default, max(limit - _CHECK_TIMEOUT_MARGIN, limit / 2))
 
 
-def http_client(config: ToolboxConfig, *, follow_redirects: bool = False) -> httpx.AsyncClient:
+def http_client(
+    config: ToolboxConfig,
+    *,
+    verify: ssl.SSLContext | None = None,
+    follow_redirects: bool = False,
+) -> httpx.AsyncClient:
     """An HTTP client for the deployment's endpoints; use it as ``async with``.
 
     Timeouts are explicit (connect 5 s, read 10 s, capped by TOOLBOX_CHECK_TIMEOUT), TLS
@@ -84,8 +95,9 @@ def http_client(config: ToolboxConfig, *, follow_redirects: bool = False) -> htt
     for uncompressed (``Accept-Encoding: identity``), so that :func:`read_capped` caps what
     crosses the network.
 
-    Raises :class:`CheckFailed` when TOOLBOX_CA_BUNDLE cannot be used. Blocks for the
-    system store's read: call it through ``asyncio.to_thread`` from a check.
+    ``verify``: the TLS context to verify with; None builds one (:func:`tls_context`), which
+    raises :class:`CheckFailed` when TOOLBOX_CA_BUNDLE cannot be used and blocks for the
+    system store's read. A check calls :func:`open_http_client` instead.
     """
     import httpx
 
@@ -96,7 +108,7 @@ def http_client(config: ToolboxConfig, *, follow_redirects: bool = False) -> htt
         pool=phase_timeout(config, POOL_TIMEOUT),
     )
     return httpx.AsyncClient(
-        verify=tls_context(config.ca_bundle),
+        verify=tls_context(config.ca_bundle) if verify is None else verify,
         timeout=timeout,
         follow_redirects=follow_redirects,
         max_redirects=MAX_REDIRECTS,
@@ -104,6 +116,29 @@ def http_client(config: ToolboxConfig, *, follow_redirects: bool = False) -> htt
         # chunk must not inflate to gigabytes before it is counted.
         headers={"User-Agent": user_agent(), "Accept-Encoding": "identity"},
     )
+
+
+async def open_http_client(
+    ctx: CheckContext, *, follow_redirects: bool = False
+) -> httpx.AsyncClient:
+    """:func:`http_client` for a check: it verifies with the run's TLS context, and is built
+    in a thread (the first one imports httpx, ~70 ms) so that the event loop keeps going."""
+    verify = await run_tls_context(ctx)
+    await import_off_loop("httpx")
+    # httpx's first request loads anyio's asyncio backend (~0.15 s): here, off the loop.
+    with contextlib.suppress(ImportError):
+        await import_off_loop("anyio._backends._asyncio")
+    return await asyncio.to_thread(
+        http_client, ctx.config, verify=verify, follow_redirects=follow_redirects
+    )
+
+
+async def run_tls_context(ctx: CheckContext) -> ssl.SSLContext:
+    """:func:`tls_context` for TOOLBOX_CA_BUNDLE, built once per run of checks (in a thread)
+    and shared by all of them; when the bundle cannot be used, every check that asks hears
+    why. A new run reads the store and the bundle again, so a replaced bundle counts."""
+    bundle = ctx.config.ca_bundle
+    return await ctx.shared(f"tls-context:{bundle}", lambda: asyncio.to_thread(tls_context, bundle))
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:

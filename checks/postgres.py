@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 from checks.context import CheckContext
 from checks.core import CheckFailed
+from checks.offloop import import_off_loop
 from checks.urls import ParsedURL, URLError, parse_url
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ async def open_connection(
     timeout: float = CONNECT_TIMEOUT,
     server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Connection:
+    await import_off_loop("asyncpg")
     import asyncpg
 
     where = redacted_location(t)

@@ -15,7 +15,6 @@ checks the endpoint is registered there, the Security pane that it verifies sign
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from checks.context import CheckContext
 from checks.core import CheckFailed, Outcome, Status, failed, passed
-from checks.net import TARGET_SETTING, http_client, http_failures, read_capped
+from checks.net import TARGET_SETTING, http_failures, open_http_client, read_capped
 from checks.redact import Redactor
 from checks.urls import URLError, is_loopback, parse_url, urllib_agrees
 
@@ -213,7 +212,7 @@ async def fetch(
     logged: they may carry a token.
     """
     if client is None:
-        client = await asyncio.to_thread(http_client, ctx.config)
+        client = await open_http_client(ctx)
         async with client:
             return await _request(ctx, client, where, path, method, json_body, headers, content)
     return await _request(ctx, client, where, path, method, json_body, headers, content)

@@ -36,6 +36,7 @@ from checks.runner import (
 from checks.runner import run_action as run_engine_action
 from toolbox_tui.board import Board, RunningAction
 from toolbox_tui.commands import palette_commands
+from toolbox_tui.long_lived import freeze_long_lived
 from toolbox_tui.messages import (
     ActionCompleted,
     CheckFinished,
@@ -240,6 +241,8 @@ class ToolboxApp(App[None]):
                 elif isinstance(event, Finished):
                     finished.add(event.result.id)
                 self.post_message(_as_message(event, generation))
+            # Once the results are drawn: a moment when nobody waits on a key.
+            self.call_after_refresh(freeze_long_lived)
         finally:
             # Replaced or cancelled part-way: what it started must not show RUN… forever.
             if started - finished:

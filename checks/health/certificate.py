@@ -39,7 +39,7 @@ from checks.net import (
     connect_timed_out,
     explain_transport,
     phase_timeout,
-    tls_context,
+    run_tls_context,
     verify_detail,
 )
 from checks.urls import parse_url
@@ -85,7 +85,7 @@ async def tls_certificate(ctx: CheckContext) -> Outcome:
     host = parsed.host or ""
     port = parsed.port or 443
     endpoint = f"https://{parsed.display_host()}:{port}"
-    verifying = await asyncio.to_thread(tls_context, ctx.config.ca_bundle)
+    verifying = await run_tls_context(ctx)
     limit = phase_timeout(ctx.config, CONNECT_TIMEOUT)
     ctx.log(f"TLS handshake with {endpoint}, verifying")
     problem: ssl.SSLCertVerificationError | None = None

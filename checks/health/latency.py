@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from checks.checklist import MONITORING
 from checks.context import CheckContext, discard
 from checks.core import Outcome, check, failed, passed, warned
 from checks.health import PANE
-from checks.net import http_client, read_timed_out
+from checks.net import http_client, read_timed_out, run_tls_context
 from checks.web import Answer, Target, fetch, no_target, target
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ async def api_latency(ctx: CheckContext) -> Outcome:
     budget = ctx.config.check_timeout or CHECK_TIMEOUT
     sampler = _Sampler(
         ctx.bound(discard),  # the loop is another thread's: lines are logged after
+        await run_tls_context(ctx),
         where,
         ctx.config.latency_samples,
         budget,
@@ -176,9 +178,16 @@ class _Sampler:
     """The timed requests, run on a thread of their own by :func:`_in_own_thread`."""
 
     def __init__(
-        self, ctx: CheckContext, where: Target, count: int, budget_s: float, deadline: float
+        self,
+        ctx: CheckContext,
+        verify: ssl.SSLContext,
+        where: Target,
+        count: int,
+        budget_s: float,
+        deadline: float,
     ) -> None:
         self._ctx = ctx
+        self._verify = verify
         self._where = where
         self._count = count
         self._budget_s = budget_s
@@ -206,8 +215,7 @@ class _Sampler:
             self._task = asyncio.current_task()
         if self._stop.is_set():
             raise asyncio.CancelledError
-        # Reading the system's CA store blocks, but only this thread.
-        async with http_client(self._ctx.config) as client:
+        async with http_client(self._ctx.config, verify=self._verify) as client:
             return await self._sample(client)
 
     async def _sample(self, client: httpx.AsyncClient) -> Sampling:

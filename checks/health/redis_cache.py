@@ -9,6 +9,7 @@ from checks.checklist import ENVIRONMENT
 from checks.context import CheckContext
 from checks.core import Outcome, check, failed, passed, warned
 from checks.health import PANE
+from checks.offloop import import_off_loop
 from checks.urls import URLError, parse_url, urllib_agrees
 
 CONNECT_TIMEOUT = 5.0
@@ -50,6 +51,7 @@ async def redis_reachable(ctx: CheckContext) -> Outcome:
             "In the password write / as %2F, ? as %3F, # as %23 and @ as %40.",
         )
     # redis-py costs 60-80 ms to import: only a run of this check pays for it.
+    await import_off_loop("redis.asyncio")
     import redis.asyncio as redis_asyncio
     from redis import exceptions as redis_errors
 

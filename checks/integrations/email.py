@@ -23,7 +23,7 @@ from checks.environment.mail import address_problem
 from checks.findings import Findings, require
 from checks.integrations import PANE
 from checks.integrations.email_smtp import PASSWORD, SMTP_TIMEOUT, Relay, relay, send, thread_log
-from checks.net import phase_timeout
+from checks.net import phase_timeout, run_tls_context
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -86,8 +86,9 @@ async def send_test_email(ctx: CheckContext, planned: Plan) -> str:
     message = _message(ctx, sender, recipient, target)
     timeout = phase_timeout(ctx.config, SMTP_TIMEOUT)
     log = thread_log(ctx)
+    context = await run_tls_context(ctx)
     answer = await asyncio.to_thread(
-        send, target, password, ctx.config.ca_bundle, timeout, (sender, recipient), message, log
+        send, target, password, context, timeout, (sender, recipient), message, log
     )
     ctx.changed(f"sent a test email to {recipient} through {target.endpoint}")
     return f"Sent a test email to {recipient} from {sender} through {target.endpoint} ({answer})."

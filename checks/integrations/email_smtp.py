@@ -20,7 +20,6 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checks.checklist import PRE_DEPLOY
@@ -29,7 +28,7 @@ from checks.core import CheckFailed, Outcome, check, passed
 from checks.environment.mail import IMPLICIT_TLS_PORT
 from checks.findings import Findings, require, require_bool, require_int
 from checks.integrations import PANE
-from checks.net import explain_transport, phase_timeout, tls_context
+from checks.net import explain_transport, phase_timeout, run_tls_context
 
 if TYPE_CHECKING:
     import smtplib
@@ -106,15 +105,15 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def open_session(
-    target: Relay, password: str, ca_bundle: Path | None, timeout: float, log: Log
+    target: Relay, password: str, context: ssl.SSLContext, timeout: float, log: Log
 ) -> smtplib.SMTP:
-    """A session logged in to ``target`` over verified TLS; blocking, for a worker thread.
+    """A session logged in to ``target`` over TLS verified with ``context``
+    (:func:`checks.net.run_tls_context`); blocking, for a worker thread.
 
     Raises :class:`CheckFailed` saying which step failed and how. The caller quits it.
     """
     import smtplib
 
-    context = tls_context(ca_bundle)
     client: smtplib.SMTP | None = None
     step = "connect"
     try:
@@ -249,7 +248,7 @@ def quit_session(client: smtplib.SMTP, log: Log) -> None:
 def send(
     target: Relay,
     password: str,
-    ca_bundle: Path | None,
+    context: ssl.SSLContext,
     timeout: float,
     envelope: tuple[str, str],
     message: EmailMessage,
@@ -262,7 +261,7 @@ def send(
     import smtplib
 
     sender, recipient = envelope
-    client = open_session(target, password, ca_bundle, timeout, log)
+    client = open_session(target, password, context, timeout, log)
     step = "MAIL FROM"
     try:
         log(f"MAIL FROM:<{sender}>")
@@ -316,9 +315,10 @@ async def smtp_login(ctx: CheckContext) -> Outcome:
         return findings.outcome("")
     timeout = phase_timeout(ctx.config, SMTP_TIMEOUT)
     log = thread_log(ctx)
+    context = await run_tls_context(ctx)
 
     def login() -> str:
-        client = open_session(target, password, ctx.config.ca_bundle, timeout, log)
+        client = open_session(target, password, context, timeout, log)
         tls = client.sock.version() if isinstance(client.sock, ssl.SSLSocket) else None
         quit_session(client, log)
         return tls or "TLS"

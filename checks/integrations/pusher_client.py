@@ -13,7 +13,6 @@ failure sentences as every other check, and no blocking thread. Pusher-compatibl
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from checks import net
 from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.findings import Findings, require
+from checks.offloop import import_off_loop
 from checks.urls import parse_url
 
 if TYPE_CHECKING:
@@ -117,9 +117,10 @@ async def call(
     ctx: CheckContext, app: PusherApp, what: Callable[[pusher.Pusher], Awaitable[Any]]
 ) -> dict[str, Any]:
     """``what(client)``'s JSON answer; CheckFailed saying why when there is none."""
+    await import_off_loop("pusher.errors")
     import pusher.errors as pusher_errors
 
-    http = await asyncio.to_thread(net.http_client, ctx.config)
+    http = await net.open_http_client(ctx)
     async with http:
         try:
             with net.http_failures(app.endpoint, URL_SETTING):

@@ -15,7 +15,6 @@ other HTTP check has.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any
 from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.findings import Findings, require
-from checks.net import http_client, http_failures, read_capped, service_base_url
+from checks.net import http_failures, open_http_client, read_capped, service_base_url
 
 DEFAULT_API_URL = "https://api.sendgrid.com"
 URL_SETTING = "TOOLBOX_SENDGRID_API_URL"
@@ -82,7 +81,7 @@ async def get(
     import httpx
 
     endpoint = where.base + path
-    client = await asyncio.to_thread(http_client, ctx.config)
+    client = await open_http_client(ctx)
     async with client:
         shown = str(httpx.URL(endpoint, params=params or {}))
         ctx.log(f"GET {shown}")

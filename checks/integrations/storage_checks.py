@@ -13,7 +13,6 @@ working, so the app must first serve signed URLs; that is a person's decision.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 from collections.abc import Mapping
@@ -48,7 +47,7 @@ from checks.integrations.storage_client import (
     StorageRefused,
     open_storage,
 )
-from checks.net import explain, http_client, service_base_url
+from checks.net import explain, open_http_client, service_base_url
 
 REACHABLE = "storage.reachable"
 BUCKET_PRIVATE = "storage.bucket-private"
@@ -327,7 +326,7 @@ async def virus_scanning(ctx: CheckContext) -> Outcome:
     shown = f"{base}/api/v3/users/{{{VT_KEY}}}"
     import httpx
 
-    client = await asyncio.to_thread(http_client, ctx.config)
+    client = await open_http_client(ctx)
     ctx.log(f"GET {shown}")
     try:
         async with client:

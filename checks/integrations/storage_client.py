@@ -20,7 +20,6 @@ and the CA store's read, which run in a thread.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -33,13 +32,13 @@ from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.environment.storage import KEYS_HINT
 from checks.findings import Findings, require
-from checks.net import explain, http_client, service_base_url
+from checks.net import explain, open_http_client, service_base_url
+from checks.offloop import import_off_loop
 
 if TYPE_CHECKING:
     import httpx
     from storage3 import AsyncStorageClient
 
-    from checks.config import ToolboxConfig
 
 URL_SETTING = "SUPABASE_URL"
 ANON_KEY = "SUPABASE_KEY"
@@ -206,18 +205,11 @@ class Storage:
 async def open_storage(ctx: CheckContext) -> AsyncIterator[Storage]:
     """``async with open_storage(ctx) as storage:`` for the project in the env file."""
     where = project(ctx)
-    http = await asyncio.to_thread(_http_client, ctx.config)
+    await import_off_loop("supabase")  # ~0.3 s
+    http = await open_http_client(ctx)
     _log_exchanges(ctx, where, http)
     async with http:
         yield Storage(ctx, where, http)
-
-
-def _http_client(config: ToolboxConfig) -> httpx.AsyncClient:
-    """checks.net's client; the SDK is imported here too, off the event loop (~0.1 s)."""
-    import supabase
-
-    del supabase
-    return http_client(config)
 
 
 def _log_exchanges(ctx: CheckContext, where: Project, http: httpx.AsyncClient) -> None:

@@ -33,7 +33,8 @@ from urllib.parse import unquote
 from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.findings import Findings, require
-from checks.net import explain, http_client, read_capped, service_base_url, user_agent
+from checks.net import explain, open_http_client, read_capped, service_base_url, user_agent
+from checks.offloop import import_off_loop
 
 if TYPE_CHECKING:
     import httpx
@@ -129,11 +130,11 @@ class Session:
 async def session(ctx: CheckContext, where: Api) -> AsyncIterator[Session]:
     """``async with session(ctx, where) as stripe:`` then ``await stripe.call(...)``; the
     connections are closed on the way out. Each request and its status go to the log."""
+    await import_off_loop("stripe")  # ~0.5 s
     import stripe
 
     _quiet_sdk()
-    # Builds a TLS context from the system store: blocking, so not on the event loop.
-    transport = _transport_class()(await asyncio.to_thread(http_client, ctx.config), ctx.log)
+    transport = _transport_class()(await open_http_client(ctx), ctx.log)
     client = stripe.StripeClient(
         where.key,
         base_addresses={"api": where.base},

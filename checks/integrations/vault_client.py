@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +24,7 @@ from checks import net
 from checks.context import CheckContext
 from checks.core import CheckFailed
 from checks.findings import Findings, require, require_https_url
+from checks.offloop import import_off_loop
 
 if TYPE_CHECKING:
     import hvac
@@ -73,15 +75,20 @@ def vault_address(ctx: CheckContext) -> VaultAddress:
     return VaultAddress(url.text.rstrip("/"), namespace.strip(), url.masked().rstrip("/"), timeouts)
 
 
-def new_client(ctx: CheckContext, address: VaultAddress, *, namespaced: bool = True) -> hvac.Client:
+async def new_client(
+    ctx: CheckContext, address: VaultAddress, *, namespaced: bool = True
+) -> hvac.Client:
     """An hvac client for ``address``, in its namespace unless ``namespaced`` is False (for
-    ``sys/health``, which exists only at the root); blocks for the CA store's read (call it
-    in a thread)."""
+    ``sys/health``, which exists only at the root), verifying with the run's TLS context."""
+    context = await net.run_tls_context(ctx)
+    await import_off_loop("hvac", "requests")
+    return await asyncio.to_thread(_client, address, context, namespaced)
+
+
+def _client(address: VaultAddress, context: ssl.SSLContext, namespaced: bool) -> hvac.Client:
     import hvac
     import requests
     from requests.adapters import HTTPAdapter
-
-    context = net.tls_context(ctx.config.ca_bundle)
 
     class TrustingAdapter(HTTPAdapter):
         # requests takes a CA file, not a context: this hands urllib3 ours, so Vault is
@@ -165,7 +172,7 @@ async def _login(ctx: CheckContext) -> AppToken:
     if role_id is None or secret_id is None:
         outcome = findings.outcome("")
         raise CheckFailed(outcome.message, outcome.hint)
-    client = await asyncio.to_thread(new_client, ctx, address)
+    client = await new_client(ctx, address)
     try:
         answer = await asyncio.to_thread(
             client.auth.approle.login, role_id.strip(), secret_id.strip()

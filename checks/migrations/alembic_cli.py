@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,30 @@ def alembic_argv(venv: Path) -> list[str]:
     if app_alembic.is_file() and os.access(app_alembic, os.X_OK):
         return [str(app_alembic)]
     return [sys.executable, "-m", "alembic"]
+
+
+def _alembic_python(venv: Path) -> str:
+    """The Python whose alembic :func:`alembic_argv` runs."""
+    app_python = venv / "bin" / "python"
+    if alembic_argv(venv)[0] != sys.executable and app_python.exists():
+        return str(app_python)
+    return sys.executable
+
+
+STEP_MARK = "toolbox-tui: alembic step "
+"""What :data:`_STEPS_DRIVER` prints to stderr before each step, then the step's number."""
+
+# Several alembic commands in one process: starting Python and importing alembic and
+# SQLAlchemy costs ~0.5 s, once instead of once per command. alembic's own main() runs each
+# one, exactly as the alembic script would, and exits at the first that fails; the mark
+# before each says which one that was.
+_STEPS_DRIVER = f"""
+import json, sys
+from alembic.config import main
+for number, argv in enumerate(json.loads(sys.argv[1])):
+    print({STEP_MARK!r} + str(number), file=sys.stderr, flush=True)
+    main(argv=argv, prog="alembic")
+"""
 
 
 @contextlib.contextmanager
@@ -72,16 +97,42 @@ async def alembic(
     log: Callable[[str], None] | None = None,
     capture_stdout: bool = False,
 ) -> Completed:
-    env = target.libpq_env()
-    env["DATABASE_URL"] = target.dsn
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the app's alembic directory
-    with ini_for(ini, target) as run_ini:
+    with _alembic_env(ini, target) as (run_ini, env):
         return await run(
             [*alembic_argv(venv), "-c", str(run_ini), *args],
             env=env,
             cwd=ini.parent,
             log=log,
             capture_stdout=capture_stdout,
+        )
+
+
+@contextlib.contextmanager
+def _alembic_env(ini: Path, target: DatabaseTarget) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The ini (:func:`ini_for`) and the environment that point alembic at ``target``."""
+    env = target.libpq_env()
+    env["DATABASE_URL"] = target.dsn
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the app's alembic directory
+    with ini_for(ini, target) as run_ini:
+        yield run_ini, env
+
+
+async def alembic_steps(
+    ini: Path,
+    venv: Path,
+    target: DatabaseTarget,
+    steps: Sequence[Sequence[str]],
+    log: Callable[[str], None] | None = None,
+) -> Completed:
+    """``alembic -c INI STEP`` for each of ``steps`` in turn, in one process, stopping at the
+    first that fails; each step's output follows a line ``STEP_MARK + number``."""
+    with _alembic_env(ini, target) as (run_ini, env):
+        argvs = [["-c", str(run_ini), *step] for step in steps]
+        return await run(
+            [_alembic_python(venv), "-c", _STEPS_DRIVER, json.dumps(argvs)],
+            env=env,
+            cwd=ini.parent,
+            log=log,
         )
 
 

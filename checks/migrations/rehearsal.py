@@ -3,7 +3,7 @@ applied, reversed and applied again, each step timed, and the scratch database d
 
 A migration that fails, or a downgrade that does not restore the schema it started from,
 fails the rehearsal with the statement or the difference that shows it. The pieces
-(:func:`scratch_copy`, :func:`step`) also rehearse a rollback.
+(:func:`scratch_copy`, :func:`steps`) also rehearse a rollback.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import contextlib
 import difflib
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from checks.context import CheckContext
@@ -90,22 +90,52 @@ class StepFailed(ActionFailed):
         self.statement = statement
 
 
-async def step(ctx: CheckContext, name: str, scratch: DatabaseTarget, args: list[str]) -> float:
-    """``alembic ARGS`` on the scratch copy, logged and timed; StepFailed when it fails."""
-    ctx.log(f"── {name}: alembic {' '.join(args)}")
-    start = time.perf_counter()
-    result = await alembic_cli.alembic(
-        ctx.config.alembic_ini_path, ctx.config.venv_path, scratch, args, log=ctx.log
+async def steps(
+    ctx: CheckContext, scratch: DatabaseTarget, named: Sequence[tuple[str, list[str]]]
+) -> list[float]:
+    """``alembic ARGS`` for each ``(name, ARGS)`` of ``named`` on the scratch copy, in one
+    process (:func:`~checks.migrations.alembic_cli.alembic_steps`), each logged and timed;
+    StepFailed naming the one that failed. Each step's seconds."""
+    began: list[float] = []
+
+    def log(line: str) -> None:
+        if not line.startswith(alembic_cli.STEP_MARK):
+            ctx.log(line)
+            return
+        began.append(time.perf_counter())
+        if len(began) > 1:
+            _took(ctx, named[len(began) - 2][0], began[-1] - began[-2])
+        name, args = named[len(began) - 1]
+        ctx.log(f"── {name}: alembic {' '.join(args)}")
+
+    result = await alembic_cli.alembic_steps(
+        ctx.config.alembic_ini_path,
+        ctx.config.venv_path,
+        scratch,
+        [args for _, args in named],
+        log=log,
     )
-    seconds = time.perf_counter() - start
+    ended = time.perf_counter()
     if not result.ok:
+        # What the failing step printed: the lines after its mark (all of them when alembic
+        # could not even start).
+        marks = [
+            i
+            for i, line in enumerate(result.stderr_lines)
+            if line.startswith(alembic_cli.STEP_MARK)
+        ]
+        said = result.stderr_lines[marks[-1] + 1 :] if marks else result.stderr_lines
         raise StepFailed(
-            name,
-            alembic_cli.failing_revision(result.stderr_lines),
-            alembic_cli.failing_statement(result.stderr_lines),
+            named[max(len(began) - 1, 0)][0],
+            alembic_cli.failing_revision(said),
+            alembic_cli.failing_statement(said),
         )
+    _took(ctx, named[-1][0], ended - began[-1])
+    return [end - start for start, end in zip(began, [*began[1:], ended], strict=True)]
+
+
+def _took(ctx: CheckContext, name: str, seconds: float) -> None:
     ctx.log(f"   {name} took {seconds:.2f} s")
-    return seconds
 
 
 @dataclass(frozen=True)
@@ -181,8 +211,11 @@ async def rehearse(
     async with scratch_copy(ctx, t, scratch_name, pg_dump, psql) as copy:
         # Dumped here, not by scratch_copy: only a rehearsal compares schemas afterwards.
         original = await _dump_schema(pg_dump, copy.target, for_comparison=True)
-        up = await step(ctx, "upgrade", copy.target, ["upgrade", "heads"])
-        down = await step(ctx, "downgrade", copy.target, ["downgrade", copy.start_at])
+        up, down = await steps(
+            ctx,
+            copy.target,
+            [("upgrade", ["upgrade", "heads"]), ("downgrade", ["downgrade", copy.start_at])],
+        )
         await _require_schema(
             ctx,
             pg_dump,
@@ -190,7 +223,7 @@ async def rehearse(
             original,
             "The downgrade does not restore the schema it started from",
         )
-        again = await step(ctx, "upgrade again", copy.target, ["upgrade", "heads"])
+        (again,) = await steps(ctx, copy.target, [("upgrade again", ["upgrade", "heads"])])
     return (
         f"Rehearsal passed: upgrade {up:.1f} s, downgrade {down:.1f} s (schema restored), "
         f"upgrade again {again:.1f} s."

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checks.core import CheckFailed
+from checks.offloop import import_off_loop
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -125,6 +126,7 @@ def load_blocking(ini: Path) -> Scripts:
 async def load(ctx: CheckContext) -> Scripts:
     """The app's scripts (``TOOLBOX_ALEMBIC_INI``), read once per run of checks and shared."""
     ini = ctx.config.alembic_ini_path
+    await import_off_loop("alembic.config", "alembic.script")
     return await ctx.shared(f"alembic-scripts:{ini}", lambda: asyncio.to_thread(load_blocking, ini))
 
 

@@ -55,7 +55,7 @@ from checks.migrations.rehearsal import (
     StepFailed,
     scratch_copy,
     scratch_name,
-    step,
+    steps,
 )
 from checks.migrations.state import scripts_and
 from checks.postgres import target
@@ -235,8 +235,14 @@ async def _rehearse_downgrade(ctx: CheckContext, state: DatabaseState, down: Dow
     made afresh only compare with copied ones after the same journey."""
     pg_dump, psql = tool("pg_dump"), tool("psql")
     async with scratch_copy(ctx, state.target, scratch_name(), pg_dump, psql) as copy:
-        seconds = await step(ctx, "downgrade", copy.target, ["downgrade", down.target])
-        await step(ctx, "upgrade again", copy.target, ["upgrade", copy.start_at])
+        seconds, _ = await steps(
+            ctx,
+            copy.target,
+            [
+                ("downgrade", ["downgrade", down.target]),
+                ("upgrade again", ["upgrade", copy.start_at]),
+            ],
+        )
     return seconds
 
 

@@ -10,10 +10,9 @@ reads as it does in the Health pane. The login probe's requests are in
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
-from checks.net import http_client
+from checks.net import open_http_client
 from checks.web import CHECK_TIMEOUT, Answer, Target, fetch
 
 if TYPE_CHECKING:
@@ -35,6 +34,5 @@ async def page(ctx: CheckContext, where: Target, path: str) -> Answer:
 
 
 async def client(ctx: CheckContext) -> httpx.AsyncClient:
-    """A client for several requests in a row (``async with``): built once, off the loop
-    (it reads the system's CA store)."""
-    return await asyncio.to_thread(http_client, ctx.config)
+    """A client for several requests in a row (``async with``)."""
+    return await open_http_client(ctx)

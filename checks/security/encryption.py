@@ -19,6 +19,7 @@ from checks.context import CheckContext
 from checks.core import Outcome, check
 from checks.environment.encryption import CURRENT, OLD_SLOTS, ROTATE
 from checks.findings import Findings, require
+from checks.offloop import import_off_loop
 from checks.security import PANE
 
 FERNET_CHECK = "env.fernet-key"
@@ -36,6 +37,7 @@ _MALFORMED = "is not a valid Fernet key (32 url-safe base64 bytes)"
 )
 async def encryption_round_trip(ctx: CheckContext) -> Outcome:
     # Here, not at the top: cryptography costs tens of ms that registering checks must not.
+    await import_off_loop("cryptography.fernet")
     from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
     findings = Findings()

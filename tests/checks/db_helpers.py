@@ -9,7 +9,7 @@ import asyncpg
 from checks.core import CheckResult, registry
 from checks.migrations.alembic_cli import alembic
 from checks.postgres import parse_database_url
-from checks.runner import Finished, run_checks
+from checks.runner import Finished, Log, run_checks
 from tests.conftest import MakeContext
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,12 +24,15 @@ def db_context(make_context: MakeContext, database_url: str, **config: object): 
     return make_context(env, **config)
 
 
-async def run_check(ctx, check_id: str) -> CheckResult:  # type: ignore[no-untyped-def]
-    """One check through the real runner (with the checks it needs)."""
+async def run_check(ctx, check_id: str, log: list[str] | None = None) -> CheckResult:  # type: ignore[no-untyped-def]
+    """One check through the real runner (with the checks it needs); its log lines go to
+    ``log`` when given."""
     results = {}
     async for event in run_checks(registry.select(ids=[check_id]), ctx):
         if isinstance(event, Finished):
             results[event.result.id] = event.result
+        elif log is not None and isinstance(event, Log) and event.source == check_id:
+            log.append(event.line)
     return results[check_id]
 
 

@@ -3,16 +3,29 @@ for uncompressed and read capped, and one rule for a bare base address."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import ssl
+from pathlib import Path
 
 import httpx
 import pytest
 
+from checks.context import CheckContext
 from checks.core import CheckFailed
-from checks.net import bare_address, causes, explain, explain_transport, http_client, read_capped
-from checks.settings import ToolboxConfig
+from checks.memo import RunMemo
+from checks.net import (
+    bare_address,
+    causes,
+    explain,
+    explain_transport,
+    http_client,
+    read_capped,
+    run_tls_context,
+)
+from checks.settings import DeploymentEnv, ToolboxConfig
 from tests.web_servers import Reply, WebServer
+from toolbox_tui.sandbox.tls import CertificateAuthority
 
 ENDPOINT = "https://app.example.com/api/health"
 
@@ -119,3 +132,29 @@ def test_bare_address_takes_the_schemes_it_is_given() -> None:
     assert bare_address(" http://App.example.com/ ", "S", "h", ("http",)).host == "App.example.com"
     with pytest.raises(CheckFailed, match="must be an http:// address"):
         bare_address("https://app.example.com/", "S", "h", ("http",))
+
+
+async def test_a_run_builds_one_tls_context_and_the_next_run_reads_the_bundle_again(
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n", encoding="utf-8")
+    config = ToolboxConfig(app_dir=tmp_path, ca_bundle=bundle)
+    env = DeploymentEnv(path=tmp_path / ".env")
+
+    def one_run() -> CheckContext:
+        return CheckContext(env=env, config=config, memo=RunMemo())
+
+    first = one_run()
+    results = await asyncio.gather(
+        run_tls_context(first), run_tls_context(first), return_exceptions=True
+    )
+    # Both checks of the run hear why the bundle cannot be used.
+    assert all(isinstance(r, CheckFailed) and str(bundle) in str(r) for r in results)
+
+    CertificateAuthority().write_bundle(bundle)  # mended between runs
+    second = one_run()
+    context = await run_tls_context(second)
+    assert context is await run_tls_context(second)  # one context for the whole run
+    assert len(context.get_ca_certs()) > len(ssl.create_default_context().get_ca_certs())
+    assert await run_tls_context(one_run()) is not context

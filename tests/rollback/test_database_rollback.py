@@ -126,9 +126,17 @@ async def test_the_downgrades_since_the_previous_release_are_rehearsed_and_pass(
     make_context: MakeContext, database: str, v15: Path, tmp_path: Path
 ) -> None:
     await migrate(v15, database, "upgrade", "head")
-    result = await run_check(on(make_context, database, v15, tmp_path), DOWNGRADES)
+    log: list[str] = []
+    result = await run_check(on(make_context, database, v15, tmp_path), DOWNGRADES, log)
 
     assert result.status is Status.PASS, result.message
+    # Both steps ran in one alembic process; the log reads as two, each with its time.
+    headers = [line for line in log if line.startswith(("── ", "   "))]
+    assert headers[0] == f"── downgrade: alembic downgrade {V14_HEAD}", log
+    assert headers[1].startswith("   downgrade took ") and headers[1].endswith(" s")
+    assert headers[2] == f"── upgrade again: alembic upgrade {REGION_REVISION}"
+    assert headers[3].startswith("   upgrade again took ")
+    assert not [line for line in log if "toolbox-tui: alembic step" in line]
     assert result.message.startswith(
         f"1 downgrade(s) back to v1.4.0 work: {REGION_REVISION} (Add a region to Roblox"
     ), result.message

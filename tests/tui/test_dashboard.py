@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Input, TabbedContent
 
 from checks.core import Status
 from tests.conftest import MakeContext
 from tests.tui.conftest import build_registry, settle
+from toolbox_tui import long_lived
 from toolbox_tui.app import make_app
 from toolbox_tui.screens.detail import CheckDetailScreen
 from toolbox_tui.screens.help import HelpScreen
+from toolbox_tui.widgets.check_table import CheckTable
 
 
 async def test_results_fill_the_tables_and_summary(app) -> None:  # type: ignore[no-untyped-def]
@@ -32,6 +36,44 @@ async def test_number_keys_switch_panes(app) -> None:  # type: ignore[no-untyped
         for key, pane in (("4", "health"), ("6", "rollback"), ("1", "environment")):
             await pilot.press(key)
             assert app.screen.query_one(TabbedContent).active == pane
+
+
+async def test_a_hidden_pane_is_laid_out_at_the_shown_width_so_its_key_lays_out_nothing(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        tables = list(app.screen.query(CheckTable))
+        shown = app.screen.query_one("#table-environment", CheckTable)
+        assert len(tables) > 1 and shown.size.width
+        assert {table._widths() for table in tables} == {shown._widths()}
+        width = shown.size.width
+        cleared: list[str | None] = []
+
+        def clear(table: CheckTable, columns: bool = False) -> CheckTable:
+            cleared.append(table.id)
+            return table
+
+        monkeypatch.setattr(CheckTable, "clear", clear)
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.screen.query_one("#table-health", CheckTable).size.width == width
+        assert cleared == []
+
+
+async def test_the_first_run_collects_and_freezes_start_up_objects_once(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+    monkeypatch.setattr(long_lived, "_frozen", False)
+    monkeypatch.setattr(long_lived.gc, "collect", partial(calls.append, "collect"))
+    monkeypatch.setattr(long_lived.gc, "freeze", partial(calls.append, "freeze"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert calls == ["collect", "freeze"]
+        await pilot.press("R")  # every check again: nothing more is frozen
+        await settle(app, pilot)
+        assert calls == ["collect", "freeze"]
 
 
 async def test_empty_pane_says_so(app) -> None:  # type: ignore[no-untyped-def]

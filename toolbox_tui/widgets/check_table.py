@@ -46,10 +46,21 @@ class CheckTable(DataTable[object]):
         self._drawn_widths: tuple[int, int] | None = None
         self._trends: Callable[[str], Text] | None = None
         self._trend_cells: dict[str, str] = {}
+        self._width_hint = 0
 
     def on_resize(self, event: Resize) -> None:
-        self._drawn_widths = None  # the columns must be laid out again
-        self.show_rows(self._rows)
+        self.show_rows(self._rows)  # laid out again only if the columns' widths changed
+        # The dashboard's panes are all as wide: the hidden ones' tables are laid out at this
+        # width now, after this frame, so that showing one (a tab key) does not lay it out
+        # again before the tab can be drawn.
+        if event.size.width:
+            self.call_after_refresh(self._lay_out_hidden_tables, event.size.width)
+
+    def _lay_out_hidden_tables(self, width: int) -> None:
+        for table in self.screen.query(CheckTable):
+            if table is not self and not table.size.width and table._width_hint != width:
+                table._width_hint = width
+                table.show_rows(table._rows)
 
     def show_trends(self, trends: Callable[[str], Text] | None) -> None:
         """Watch mode: a Trend column after Status, each cell ``trends(check_id)``; None
@@ -63,8 +74,10 @@ class CheckTable(DataTable[object]):
         return COLUMNS if self._trends is None else WATCH_COLUMNS
 
     def _widths(self) -> tuple[int, int]:
-        """Check-title and message widths that fill the table without sideways scrolling."""
-        free = self.size.width - STATUS_WIDTH - TIME_WIDTH - 4 * CELL_PADDING - SCROLLBAR
+        """Check-title and message widths that fill the table without sideways scrolling;
+        while hidden, as wide as the table on screen."""
+        width = self.size.width or self._width_hint
+        free = width - STATUS_WIDTH - TIME_WIDTH - 4 * CELL_PADDING - SCROLLBAR
         if self._trends is not None:
             free -= TREND_WIDTH + CELL_PADDING
         title = max(min(free * 2 // 5, 34), 12)
