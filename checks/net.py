@@ -136,7 +136,10 @@ async def open_http_client(
 async def run_tls_context(ctx: CheckContext) -> ssl.SSLContext:
     """:func:`tls_context` for TOOLBOX_CA_BUNDLE, built once per run of checks (in a thread)
     and shared by all of them; when the bundle cannot be used, every check that asks hears
-    why. A new run reads the store and the bundle again, so a replaced bundle counts."""
+    why. A new run reads the store and the bundle again, so a replaced bundle counts.
+
+    Shared means nobody changes it: a library that loads more CAs into the context it is
+    handed (requests does) gets a context of its own."""
     bundle = ctx.config.ca_bundle
     return await ctx.shared(f"tls-context:{bundle}", lambda: asyncio.to_thread(tls_context, bundle))
 

@@ -241,8 +241,10 @@ class ToolboxApp(App[None]):
                 elif isinstance(event, Finished):
                     finished.add(event.result.id)
                 self.post_message(_as_message(event, generation))
-            # Once the results are drawn: a moment when nobody waits on a key.
-            self.call_after_refresh(freeze_long_lived)
+            if len(specs) == len(self.board.specs):
+                # A whole run has imported what the checks need. Once its results are drawn:
+                # a moment when nobody waits on a key.
+                self.call_after_refresh(freeze_long_lived)
         finally:
             # Replaced or cancelled part-way: what it started must not show RUN… forever.
             if started - finished:

@@ -79,8 +79,16 @@ async def new_client(
     ctx: CheckContext, address: VaultAddress, *, namespaced: bool = True
 ) -> hvac.Client:
     """An hvac client for ``address``, in its namespace unless ``namespaced`` is False (for
-    ``sys/health``, which exists only at the root), verifying with the run's TLS context."""
-    context = await net.run_tls_context(ctx)
+    ``sys/health``, which exists only at the root).
+
+    Its TLS context is Vault's own, one per run: requests hands urllib3 its CA file
+    (certifi's, or REQUESTS_CA_BUNDLE) to load into whatever context it is given, and that
+    must not widen what the other checks of the run trust (:func:`net.run_tls_context`).
+    """
+    bundle = ctx.config.ca_bundle
+    context = await ctx.shared(
+        f"vault-tls-context:{bundle}", lambda: asyncio.to_thread(net.tls_context, bundle)
+    )
     await import_off_loop("hvac", "requests")
     return await asyncio.to_thread(_client, address, context, namespaced)
 

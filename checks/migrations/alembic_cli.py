@@ -36,11 +36,22 @@ def alembic_argv(venv: Path) -> list[str]:
 
 
 def _alembic_python(venv: Path) -> str:
-    """The Python whose alembic :func:`alembic_argv` runs."""
+    """The Python whose alembic :func:`alembic_argv` runs: the one the app's ``alembic``
+    script names on its ``#!`` line (a venv's python, or another it was made with)."""
+    script = alembic_argv(venv)[0]
+    if script == sys.executable:
+        return sys.executable
+    try:
+        with open(script, "rb") as handle:
+            first = handle.readline(4096)
+    except OSError:
+        first = b""
+    named = first[2:].decode("utf-8", "replace").strip() if first.startswith(b"#!") else ""
+    # A plain path; "/usr/bin/env python3" and the like name no interpreter by themselves.
+    if named and " " not in named and os.access(named, os.X_OK):
+        return named
     app_python = venv / "bin" / "python"
-    if alembic_argv(venv)[0] != sys.executable and app_python.exists():
-        return str(app_python)
-    return sys.executable
+    return str(app_python) if os.access(app_python, os.X_OK) else sys.executable
 
 
 STEP_MARK = "toolbox-tui: alembic step "
@@ -50,10 +61,16 @@ STEP_MARK = "toolbox-tui: alembic step "
 # SQLAlchemy costs ~0.5 s, once instead of once per command. alembic's own main() runs each
 # one, exactly as the alembic script would, and exits at the first that fails; the mark
 # before each says which one that was.
+# ``python -c`` puts the working directory (the app's) first on sys.path, where the alembic
+# script would not: the app's own alembic/ or json.py must not stand in for the real ones.
+# stdout is flushed before each mark so that a step's printed lines stay before the next's.
 _STEPS_DRIVER = f"""
-import json, sys
+import sys
+del sys.path[0]
+import json
 from alembic.config import main
 for number, argv in enumerate(json.loads(sys.argv[1])):
+    sys.stdout.flush()
     print({STEP_MARK!r} + str(number), file=sys.stderr, flush=True)
     main(argv=argv, prog="alembic")
 """

@@ -130,6 +130,12 @@ async def steps(
             alembic_cli.failing_revision(said),
             alembic_cli.failing_statement(said),
         )
+    if len(began) < len(named):  # the app's env.py ended the process early, "successfully"
+        raise StepFailed(
+            named[len(began)][0],
+            "",
+            "alembic ended before this step ran (does the app's env.py exit?)",
+        )
     _took(ctx, named[-1][0], ended - began[-1])
     return [end - start for start, end in zip(began, [*began[1:], ended], strict=True)]
 

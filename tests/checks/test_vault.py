@@ -12,6 +12,7 @@ import base64
 import contextlib
 import os
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,9 @@ import pytest
 import checks.integrations  # noqa: F401  (registers the pane's checks and actions)
 from checks.context import CheckContext
 from checks.core import CheckResult, Status, registry
+from checks.integrations.vault_client import call, new_client, vault_address
+from checks.memo import RunMemo
+from checks.net import run_tls_context
 from checks.runner import ActionDone, build_plan, run_action
 from tests.checks.db_helpers import run_check
 from tests.conftest import MakeContext
@@ -441,3 +445,25 @@ async def test_the_preview_never_shows_the_key(make_context: MakeContext, vault:
     assert planned.refusal is None
     assert vault.key not in planned.text
     assert f"namespace {vault.namespace}" in planned.text
+
+
+async def test_vault_s_tls_context_widens_nothing_the_other_checks_trust(
+    make_context: MakeContext, vault: VaultApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests loads REQUESTS_CA_BUNDLE into the context it is handed: into Vault's own, never
+    into the one every other check of the run verifies with."""
+    other = CertificateAuthority("another CA requests would add")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other.write_bundle(tmp_path / "other.pem")))
+    ctx = replace(context(make_context, vault), memo=RunMemo())
+    address = vault_address(ctx)
+    client = await new_client(ctx, address, namespaced=False)
+    await call(address, lambda: client.sys.read_health_status(method="GET"))
+
+    def subjects(context: ssl.SSLContext) -> set[str]:
+        return {str(cert["subject"]) for cert in context.get_ca_certs()}
+
+    vault_trusts = subjects(
+        client.session.get_adapter(address.url).poolmanager.connection_pool_kw["ssl_context"]
+    )
+    assert any("another CA" in subject for subject in vault_trusts)  # requests did add it
+    assert not any("another CA" in subject for subject in subjects(await run_tls_context(ctx)))
