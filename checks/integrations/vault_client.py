@@ -99,8 +99,9 @@ def _client(address: VaultAddress, context: ssl.SSLContext, namespaced: bool) ->
     from requests.adapters import HTTPAdapter
 
     class TrustingAdapter(HTTPAdapter):
-        # requests takes a CA file, not a context: this hands urllib3 ours, so Vault is
-        # trusted exactly as the HTTP checks trust their endpoints.
+        # requests takes a CA file, not a context: this hands urllib3 ours (the system
+        # store and TOOLBOX_CA_BUNDLE). requests still has urllib3 load its own CA file into
+        # it (certifi's, or REQUESTS_CA_BUNDLE), so Vault trusts those too.
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             kwargs["ssl_context"] = context
             super().init_poolmanager(*args, **kwargs)
