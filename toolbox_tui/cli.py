@@ -180,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command or "tui"
     try:
+        if command == "tui":
+            # The dashboard registers the checks after its first frame: their modules cost
+            # ~0.12 s to import, and it reads its settings then too.
+            return cmd_tui(lambda: load_config(args), lambda: catalog.load(panes_to_load(args)))
         registry = catalog.load(panes_to_load(args))
         if command == "list":
             print(render_list(registry, args.format), end="")
@@ -200,8 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runbooks_cli.cmd_runbook(args, load_config(args))
         if command in reporting_cli.COMMANDS:
             return reporting_cli.COMMANDS[command](args, load_config(args), registry)
-        # The dashboard reads its settings once its first frame is drawn.
-        return cmd_tui(lambda: load_config(args), registry)
+        raise AssertionError(f"no command {command!r}")  # argparse knows them all
     except UsageError as exc:
         print(f"toolbox-tui: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -306,7 +309,10 @@ def _require_terminal() -> None:
         )
 
 
-def cmd_tui(config: ToolboxConfig | Callable[[], ToolboxConfig], registry: Registry) -> int:
+def cmd_tui(
+    config: ToolboxConfig | Callable[[], ToolboxConfig],
+    registry: Registry | Callable[[], Registry],
+) -> int:
     code, note = _dashboard(config, registry)
     if note:
         say(note, file=sys.stderr)
@@ -314,13 +320,15 @@ def cmd_tui(config: ToolboxConfig | Callable[[], ToolboxConfig], registry: Regis
 
 
 def _dashboard(
-    config: ToolboxConfig | Callable[[], ToolboxConfig], registry: Registry
+    config: ToolboxConfig | Callable[[], ToolboxConfig],
+    registry: Registry | Callable[[], Registry],
 ) -> tuple[int, str | None]:
     """Run the dashboard; its exit code, and what it has to say when quitting had to do with
     a running fix (printed last, where a person looks).
 
-    ``config`` may be a function that reads the settings: the dashboard then calls it after
-    its first frame (pydantic costs ~0.1 s), and bad settings end it with exit 2.
+    ``config`` may be a function that reads the settings, and ``registry`` one that registers
+    the checks: the dashboard calls them after its first frame (pydantic costs ~0.1 s, the
+    check modules ~0.12 s), and bad settings end it with exit 2.
     """
     _require_terminal()
     from checks.context import CheckContext

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from functools import partial
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, TabbedContent
 
-from checks.core import Status
+from checks.core import Registry, Status
 from tests.conftest import MakeContext
 from tests.tui.conftest import build_registry, settle
 from toolbox_tui import long_lived
@@ -74,6 +75,45 @@ async def test_the_first_run_collects_and_freezes_start_up_objects_once(
         await pilot.press("R")  # every check again: nothing more is frozen
         await settle(app, pilot)
         assert calls == ["collect", "freeze"]
+
+
+async def test_the_checks_are_registered_after_the_first_frame_off_the_ui_thread(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    registry = build_registry(tmp_path)
+    seen: list[tuple[str, int, int]] = []
+
+    def register() -> Registry:
+        table = app.screen.query_one("#table-environment", DataTable)
+        seen.append((threading.current_thread().name, len(table.columns), table.row_count))
+        return registry
+
+    app = make_app(make_context("APP_ENV=production\n"), register)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        # Drawn first: the table with its header and no rows yet, on the UI thread.
+        ((thread, columns, rows),) = seen
+        assert thread != threading.main_thread().name
+        assert (columns, rows) == (4, 0)
+        assert app.screen.query_one("#table-environment", DataTable).row_count == 3
+        assert app.board.results["env.good"].status is Status.PASS
+        await pilot.press("2")  # this registry has no migrations checks: the pane says so
+        assert "No checks in Migrations yet" in str(
+            app.screen.query_one("#view-migrations .empty").render()
+        )
+
+
+async def test_checks_that_cannot_be_registered_close_the_dashboard_saying_why(
+    make_context: MakeContext,
+) -> None:
+    def register() -> Registry:
+        raise ImportError("checks.environment is broken")
+
+    app = make_app(make_context("APP_ENV=production\n"), register)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+    assert isinstance(app.load_error, ImportError)
+    assert app.return_code == 2
 
 
 async def test_empty_pane_says_so(app) -> None:  # type: ignore[no-untyped-def]

@@ -69,9 +69,8 @@ class DashboardScreen(Screen[None]):
         yield SummaryBar()
         with TabbedContent(initial=PANES[0].id):
             for pane in PANES:
-                count = sum(1 for spec in self.board.specs.values() if spec.pane == pane.id)
                 with TabPane(_tab_label(pane), id=pane.id):
-                    yield PaneView(pane, count)
+                    yield PaneView(pane)
         yield Input(placeholder="filter: type to narrow the checks, esc clears", id="filter")
         yield FittingFooter(compact=True, expendable=EXPENDABLE_KEYS)
 
@@ -79,6 +78,8 @@ class DashboardScreen(Screen[None]):
         """The dashboard is drawn: results may start arriving."""
 
     def on_mount(self) -> None:
+        if self.board.specs:
+            self._count_checks()
         self.redraw()
         self.show_pane(PANES[0].id)
         # After the first frame is on the screen: starting the checks (and the imports they
@@ -86,6 +87,19 @@ class DashboardScreen(Screen[None]):
         self.call_after_refresh(self.post_message, self.Ready())
 
     # -- rendering -------------------------------------------------------------------
+
+    def checks_known(self) -> None:
+        """The checks are registered (after the first frame, when the app loads them then):
+        each pane shows its table, or says it has none."""
+        self._count_checks()
+        self.redraw()
+        if not isinstance(self.focused, Input):  # "/" pressed meanwhile keeps its box
+            self.show_pane(self.active_pane)
+
+    def _count_checks(self) -> None:
+        for pane in PANES:
+            count = sum(1 for spec in self.board.specs.values() if spec.pane == pane.id)
+            self._view(pane.id).set_check_count(count)
 
     def redraw(self) -> None:
         for pane in PANES:

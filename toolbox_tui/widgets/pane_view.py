@@ -1,5 +1,9 @@
 """One pane of the dashboard: its table of checks, or a plain note when it has none yet or
-when the filter leaves none of them."""
+when the filter leaves none of them.
+
+The dashboard's first frame is drawn before the checks are registered (their modules load
+after it): a pane starts with its table, empty, and says it has no checks only once
+:meth:`PaneView.set_check_count` says so."""
 
 from __future__ import annotations
 
@@ -32,29 +36,36 @@ class PaneView(Vertical):
     PaneView.-no-match > CheckTable {
         display: none;
     }
+    PaneView > .empty, PaneView.-empty > CheckTable {
+        display: none;
+    }
+    PaneView.-empty > .empty {
+        display: block;
+    }
     """
 
-    def __init__(self, pane: Pane, check_count: int) -> None:
+    def __init__(self, pane: Pane) -> None:
         super().__init__(id=f"view-{pane.id}")
         self.pane = pane
-        self.check_count = check_count
 
     def compose(self) -> ComposeResult:
-        if self.check_count:
-            yield CheckTable(id=f"table-{self.pane.id}")
-            yield Static(id="no-match")
-        else:
-            yield Static(
-                f"No checks in {self.pane.title} yet.\n\n"
-                "This part of the deployment checklist is not automated in this version; "
-                "`toolbox-tui list` shows which items are covered.",
-                classes="empty",
-            )
+        yield CheckTable(id=f"table-{self.pane.id}")
+        yield Static(id="no-match")
+        yield Static(
+            f"No checks in {self.pane.title} yet.\n\n"
+            "This part of the deployment checklist is not automated in this version; "
+            "`toolbox-tui list` shows which items are covered.",
+            classes="empty",
+        )
+
+    def set_check_count(self, count: int) -> None:
+        """The pane's checks are known: none shows the note instead of the table."""
+        self.set_class(not count, "-empty")
 
     @property
     def table(self) -> CheckTable | None:
-        tables = self.query(CheckTable)
-        return tables.first() if tables else None
+        """The pane's table; None when the pane has no checks."""
+        return None if self.has_class("-empty") else self.query_one(CheckTable)
 
     def show_rows(self, rows: list[Row], needle: str = "") -> None:
         """Show ``rows``; when the filter ``needle`` left none, say so instead of an empty
