@@ -116,6 +116,22 @@ async def test_checks_that_cannot_be_registered_close_the_dashboard_saying_why(
     assert app.return_code == 2
 
 
+async def test_a_pane_key_pressed_before_the_first_frame_is_not_lost(app) -> None:  # type: ignore[no-untyped-def]
+    """Keys typed while the dashboard starts (over a slow link they arrive together with the
+    command) reach it before the hidden panes are mounted: the pane asked for still shows."""
+    seen: list[str] = []
+
+    async def early_keys(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("4")  # the pilot starts before the dashboard has mounted
+        await settle(app, pilot)
+        seen.append(app.screen.query_one(TabbedContent).active)
+        seen.append(str(app.screen.focused.id if app.screen.focused else None))
+        app.exit()
+
+    await app.run_async(headless=True, size=(80, 24), auto_pilot=early_keys)
+    assert seen == ["health", "table-health"]
+
+
 async def test_empty_pane_says_so(app) -> None:  # type: ignore[no-untyped-def]
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2")

@@ -64,13 +64,17 @@ class DashboardScreen(Screen[None]):
         self.read_only = read_only
         self.filter_text = ""
         self._tab_labels: dict[str, str] = {}
+        self._chosen_pane = PANES[0].id
 
     def compose(self) -> ComposeResult:
         yield SummaryBar()
         with TabbedContent(initial=PANES[0].id):
             for pane in PANES:
                 with TabPane(_tab_label(pane), id=pane.id):
-                    yield PaneView(pane)
+                    # The other panes' views are mounted just after the first frame: five
+                    # tables it would not show cost it ~0.2 s (see _mount_hidden_panes).
+                    if pane is PANES[0]:
+                        yield PaneView(pane)
         yield Input(placeholder="filter: type to narrow the checks, esc clears", id="filter")
         yield FittingFooter(compact=True, expendable=EXPENDABLE_KEYS)
 
@@ -85,6 +89,19 @@ class DashboardScreen(Screen[None]):
         # After the first frame is on the screen: starting the checks (and the imports they
         # bring) must not delay it.
         self.call_after_refresh(self.post_message, self.Ready())
+        self.call_after_refresh(self._mount_hidden_panes)
+
+    async def _mount_hidden_panes(self) -> None:
+        for pane in PANES[1:]:
+            await self.query_one(f"#{pane.id}", TabPane).mount(PaneView(pane))
+        # Drawn from the board as it is now: results that came meanwhile included.
+        if self.board.specs:
+            self._count_checks()
+        self.redraw()
+        # A key that chose a pane before its table was there could not focus the table,
+        # and the first pane's table, focused on mount, then took the tabs back to it.
+        if not isinstance(self.focused, Input):
+            self.show_pane(self._chosen_pane)
 
     # -- rendering -------------------------------------------------------------------
 
@@ -98,14 +115,14 @@ class DashboardScreen(Screen[None]):
 
     def _count_checks(self) -> None:
         for pane in PANES:
-            count = sum(1 for spec in self.board.specs.values() if spec.pane == pane.id)
-            self._view(pane.id).set_check_count(count)
+            view = self._view(pane.id)
+            if view is not None:
+                count = sum(1 for spec in self.board.specs.values() if spec.pane == pane.id)
+                view.set_check_count(count)
 
     def redraw(self) -> None:
         for pane in PANES:
-            self._view(pane.id).show_rows(
-                self.board.rows(pane.id, self.filter_text), self.filter_text
-            )
+            self._draw_pane(pane.id)
         self._update_tabs()
         self.refresh_summary()
 
@@ -114,9 +131,7 @@ class DashboardScreen(Screen[None]):
         if spec is None:
             return
         # A new status may move the row (worst first), so the pane is redrawn whole.
-        self._view(spec.pane).show_rows(
-            self.board.rows(spec.pane, self.filter_text), self.filter_text
-        )
+        self._draw_pane(spec.pane)
         self._update_tabs()
         self.refresh_summary()
 
@@ -153,6 +168,7 @@ class DashboardScreen(Screen[None]):
         return self.query_one(TabbedContent).active
 
     def show_pane(self, pane_id: str) -> None:
+        self._chosen_pane = pane_id
         self.query_one(TabbedContent).active = pane_id
         table = self._table(pane_id)
         if table is not None:
@@ -215,11 +231,18 @@ class DashboardScreen(Screen[None]):
         event.stop()
         await self.app.run_action("detail")
 
-    def _view(self, pane_id: str) -> PaneView:
-        return self.query_one(f"#view-{pane_id}", PaneView)
+    def _draw_pane(self, pane_id: str) -> None:
+        view = self._view(pane_id)
+        if view is not None:  # one not mounted yet is drawn whole when it is
+            view.show_rows(self.board.rows(pane_id, self.filter_text), self.filter_text)
+
+    def _view(self, pane_id: str) -> PaneView | None:
+        """The pane's view; None for one not mounted yet (just after the first frame)."""
+        return next(self.query(f"#view-{pane_id}").results(PaneView), None)
 
     def _table(self, pane_id: str) -> CheckTable | None:
-        return self._view(pane_id).table
+        view = self._view(pane_id)
+        return view.table if view is not None else None
 
 
 def _tab_label(pane: Pane, style: str = "", title: str | None = None) -> str:
