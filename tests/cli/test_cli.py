@@ -186,3 +186,26 @@ def test_the_test_email_recipient_comes_from_its_flag(monkeypatch: pytest.Monkey
     assert load_config(build_parser().parse_args(["fix", "email.send-test"])).test_email_to == (
         "oncall@x.io"
     )
+
+
+def test_the_dashboard_is_handed_the_work_it_does_after_its_first_frame(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The settings and the checks' registration reach the dashboard as functions it calls
+    once its first frame is drawn, not as their results."""
+    from toolbox_tui import cli
+
+    handed: list[object] = []
+
+    def dashboard(config: object, registry: object) -> int:
+        handed.extend([config, registry])
+        return 0
+
+    def register_now(panes: object = ()) -> Registry:
+        raise AssertionError("the checks were registered before the dashboard's first frame")
+
+    monkeypatch.setattr(cli, "cmd_tui", dashboard)
+    monkeypatch.setattr(catalog, "load", register_now)
+    assert main(["--env-file", str(tmp_path / ".env")]) == 0
+    config, registry = handed
+    assert callable(config) and callable(registry)
