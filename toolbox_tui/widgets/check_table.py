@@ -48,6 +48,13 @@ class CheckTable(DataTable[object]):
         self._trend_cells: dict[str, str] = {}
         self._width_hint = 0
 
+    def on_mount(self) -> None:
+        # A pane's table mounted while another is on screen (just after the first frame) is
+        # as wide as that one: its rows are cut to that width from the start.
+        widths = [table.size.width for table in self.screen.query(CheckTable) if table.size.width]
+        if widths:
+            self._width_hint = widths[0]
+
     def on_resize(self, event: Resize) -> None:
         self.show_rows(self._rows)  # laid out again only if the columns' widths changed
         # The dashboard's panes are all as wide: the hidden ones' tables are laid out at this
