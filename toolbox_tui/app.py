@@ -191,22 +191,30 @@ class ToolboxApp(App[None]):
 
     @work(group="load", exit_on_error=False)
     async def _load_then_start(self) -> None:
-        try:
-            if self._load_registry is not None:
+        if self._load_registry is not None:
+            try:
                 registry = await asyncio.to_thread(self._load_registry)
-                self._load_registry = None
-                self.registry = registry
-                self.board.specs.update((spec.id, spec) for spec in registry.select())
-                self.dashboard.checks_known()
-            if self._ctx is None and self._load_context is not None:
+            except Exception as exc:  # a check module that cannot be imported
+                self._cannot_load(exc)
+                return
+            self._load_registry = None
+            self.registry = registry
+            self.board.specs.update((spec.id, spec) for spec in registry.select())
+            self.dashboard.checks_known()
+        if self._ctx is None and self._load_context is not None:
+            try:
                 self._ctx = await asyncio.to_thread(self._load_context)
-        except Exception as exc:  # bad settings: the command line says what, after we close
-            self.load_error = exc
-            self.exit(return_code=2)
-            return
+            except Exception as exc:  # bad settings
+                self._cannot_load(exc)
+                return
         self.dashboard.read_only = self.read_only
         self.dashboard.refresh_summary()
         self._start()
+
+    def _cannot_load(self, exc: Exception) -> None:
+        """Close at once; the command line says what went wrong, after the screen is gone."""
+        self.load_error = exc
+        self.exit(return_code=2)
 
     def _start(self) -> None:
         if self.read_only:

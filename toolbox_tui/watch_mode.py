@@ -59,6 +59,9 @@ def toggle_watch(app: ToolboxApp) -> None:
         app.notify("Still reading the deployment; try again in a moment.")
         return
     pane = next(p for p in PANES if p.id == app.dashboard.active_pane)
+    if not app.dashboard.query(f"#table-{pane.id}"):
+        app.notify("Still drawing the dashboard; try again in a moment.")
+        return
     if not any(spec.pane == pane.id for spec in app.registry.checks.values()):
         app.notify(f"No checks in {pane.title} to watch.", severity="warning")
         return

@@ -98,9 +98,8 @@ async def test_the_checks_are_registered_after_the_first_frame_off_the_ui_thread
         assert app.screen.query_one("#table-environment", DataTable).row_count == 3
         assert app.board.results["env.good"].status is Status.PASS
         await pilot.press("2")  # this registry has no migrations checks: the pane says so
-        assert "No checks in Migrations yet" in str(
-            app.screen.query_one("#view-migrations .empty").render()
-        )
+        await pilot.pause()
+        assert_says_it_has_no_checks(app, "migrations", "Migrations")
 
 
 async def test_checks_that_cannot_be_registered_close_the_dashboard_saying_why(
@@ -116,9 +115,18 @@ async def test_checks_that_cannot_be_registered_close_the_dashboard_saying_why(
     assert app.return_code == 2
 
 
-async def test_a_pane_key_pressed_before_the_first_frame_is_not_lost(app) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("registered", ["already", "after the first frame"])
+async def test_a_pane_key_pressed_before_the_first_frame_is_not_lost(
+    make_context: MakeContext, tmp_path: Path, registered: str
+) -> None:
     """Keys typed while the dashboard starts (over a slow link they arrive together with the
-    command) reach it before the hidden panes are mounted: the pane asked for still shows."""
+    command) reach it before the hidden panes are mounted: the pane asked for still shows,
+    whether the checks were registered before or (as `toolbox-tui` does) after the frame."""
+    registry = build_registry(tmp_path)
+    app = make_app(
+        make_context("APP_ENV=production\n"),
+        registry if registered == "already" else lambda: registry,
+    )
     seen: list[str] = []
 
     async def early_keys(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -135,8 +143,16 @@ async def test_a_pane_key_pressed_before_the_first_frame_is_not_lost(app) -> Non
 async def test_empty_pane_says_so(app) -> None:  # type: ignore[no-untyped-def]
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2")
-        text = str(app.screen.query_one("#view-migrations .empty").render())
-        assert "No checks in Migrations yet" in text
+        await settle(app, pilot)
+        assert_says_it_has_no_checks(app, "migrations", "Migrations")
+
+
+def assert_says_it_has_no_checks(app, pane: str, title: str) -> None:  # type: ignore[no-untyped-def]
+    """The pane on screen shows its note, and not its (empty) table."""
+    view = app.screen.query_one(f"#view-{pane}")
+    note = view.query_one(".empty")
+    assert f"No checks in {title} yet" in str(note.render())
+    assert note.region.width and not view.query_one(CheckTable).region.width
 
 
 async def test_enter_opens_detail_with_hint_and_log(app) -> None:  # type: ignore[no-untyped-def]

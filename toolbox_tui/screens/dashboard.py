@@ -65,6 +65,8 @@ class DashboardScreen(Screen[None]):
         self.filter_text = ""
         self._tab_labels: dict[str, str] = {}
         self._chosen_pane = PANES[0].id
+        """The pane last asked for (a key, a click), shown again once the panes are mounted."""
+        self._all_mounted = False
 
     def compose(self) -> ComposeResult:
         yield SummaryBar()
@@ -94,6 +96,7 @@ class DashboardScreen(Screen[None]):
     async def _mount_hidden_panes(self) -> None:
         for pane in PANES[1:]:
             await self.query_one(f"#{pane.id}", TabPane).mount(PaneView(pane))
+        self._all_mounted = True
         # Drawn from the board as it is now: results that came meanwhile included.
         if self.board.specs:
             self._count_checks()
@@ -111,7 +114,7 @@ class DashboardScreen(Screen[None]):
         self._count_checks()
         self.redraw()
         if not isinstance(self.focused, Input):  # "/" pressed meanwhile keeps its box
-            self.show_pane(self.active_pane)
+            self.show_pane(self._chosen_pane)
 
     def _count_checks(self) -> None:
         for pane in PANES:
@@ -221,6 +224,10 @@ class DashboardScreen(Screen[None]):
         # This arrives after the key that switched panes; if "/" came in between, the filter
         # box has the focus and must keep it, or the typed letters would act as keys.
         self._update_tabs()  # the active tab's title is the one never shortened
+        # Once every pane is there (before, the first table's focus posts activations of
+        # its own), an activation is the person's: a click, or arrows on the tab bar.
+        if self._all_mounted:
+            self._chosen_pane = self.active_pane
         if isinstance(self.focused, Input):
             return
         table = self._table(self.active_pane)
@@ -238,7 +245,8 @@ class DashboardScreen(Screen[None]):
 
     def _view(self, pane_id: str) -> PaneView | None:
         """The pane's view; None for one not mounted yet (just after the first frame)."""
-        return next(self.query(f"#view-{pane_id}").results(PaneView), None)
+        view = next(self.query(f"#view-{pane_id}").results(PaneView), None)
+        return view if view is not None and view.is_mounted else None
 
     def _table(self, pane_id: str) -> CheckTable | None:
         view = self._view(pane_id)

@@ -51,9 +51,10 @@ class CheckTable(DataTable[object]):
     def on_mount(self) -> None:
         # A pane's table mounted while another is on screen (just after the first frame) is
         # as wide as that one: its rows are cut to that width from the start.
-        widths = [table.size.width for table in self.screen.query(CheckTable) if table.size.width]
-        if widths:
-            self._width_hint = widths[0]
+        # (region: where it is on screen now; a hidden table keeps its last size.)
+        shown = [table.region.width for table in self.screen.query(CheckTable)]
+        if any(shown):
+            self._width_hint = max(shown)
 
     def on_resize(self, event: Resize) -> None:
         self.show_rows(self._rows)  # laid out again only if the columns' widths changed

@@ -64,15 +64,19 @@ class PaneView(Vertical):
 
     @property
     def table(self) -> CheckTable | None:
-        """The pane's table; None when the pane has no checks."""
-        return None if self.has_class("-empty") else self.query_one(CheckTable)
+        """The pane's table; None when the pane has no checks, or while the view is being
+        mounted (its table is composed a moment after the view itself is there)."""
+        if self.has_class("-empty"):
+            return None
+        return next(self.query(CheckTable).results(CheckTable), None)
 
     def show_rows(self, rows: list[Row], needle: str = "") -> None:
         """Show ``rows``; when the filter ``needle`` left none, say so instead of an empty
         table, and how to get the rows back."""
         table = self.table
         if table is None:
-            return  # no checks here: the note composed above already says so
+            self.remove_class("-no-match")  # no checks here: the note above says so
+            return
         table.show_rows(rows)
         unmatched = bool(needle) and not rows
         if unmatched:
