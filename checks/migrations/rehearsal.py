@@ -130,11 +130,12 @@ async def steps(
             alembic_cli.failing_revision(said),
             alembic_cli.failing_statement(said),
         )
-    if len(began) < len(named):  # the app's env.py ended the process early, "successfully"
+    if len(began) < len(named):  # the app's code ended the process, "successfully"
         raise StepFailed(
-            named[len(began)][0],
-            "",
-            "alembic ended before this step ran (does the app's env.py exit?)",
+            named[max(len(began) - 1, 0)][0],
+            alembic_cli.failing_revision(result.stderr_lines),
+            "alembic's process ended during this step, before the next one ran: does env.py "
+            "or a migration call sys.exit()?",
         )
     _took(ctx, named[-1][0], ended - began[-1])
     return [end - start for start, end in zip(began, [*began[1:], ended], strict=True)]

@@ -71,6 +71,14 @@ ONE_WAY = revision_0004(
 )
 
 
+# A downgrade that ends alembic's process, successfully: the upgrade after it never runs.
+EXITS = revision_0004(
+    "0004_exits",
+    'op.add_column("users", sa.Column("exit_flag", sa.Boolean, nullable=True))',
+    "import sys; sys.exit(0)",
+)
+
+
 def app_at(app: Path, extra: str = "") -> Path:
     """The app's repository with HEAD at v1.5.0, or, given ``extra`` (a revision 0004's
     source), at a v1.6.0 that adds it; returns its alembic.ini."""
@@ -200,6 +208,21 @@ async def test_a_downgrade_that_leaves_something_behind_fails(
         "After the downgrade, upgrading 0004_one_way again fails: ALTER TABLE users ADD COLUMN "
         "legacy_flag"
     ), result.message
+    assert await scratch_databases(database) == 0
+
+
+async def test_a_downgrade_that_ends_the_process_fails_saying_so(
+    make_context: MakeContext, database: str, tmp_path: Path
+) -> None:
+    ini = app_at(tmp_path / "app", EXITS)
+    await migrate(ini, database, "upgrade", "head")
+    result = await run_check(on(make_context, database, ini, tmp_path), DOWNGRADES)
+
+    assert result.status is Status.FAIL
+    assert result.message.startswith(
+        "The downgrade of 0004_exits fails: alembic's process ended"
+    ), result.message
+    assert "sys.exit()" in result.message
     assert await scratch_databases(database) == 0
 
 
