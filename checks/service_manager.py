@@ -223,8 +223,18 @@ NO_MANAGER_HINT = (
 
 
 async def services(ctx: CheckContext, found: Manager, names: tuple[str, ...]) -> list[Service]:
+    """The state of each of ``names``, as ``found`` reports it. services.running and
+    rollback.services-known both ask: a run of checks asks the manager once; an action (the
+    restart reading its work back) asks afresh."""
     argv = found.status_argv(names)
-    ctx.log("$ " + shlex.join(argv))
+    command = shlex.join(argv)
+    ctx.log(f"$ {command}")
+    return found.parse(
+        names, await ctx.shared(f"service-states:{command}", lambda: _status(ctx, argv))
+    )
+
+
+async def _status(ctx: CheckContext, argv: list[str]) -> str:
     # supervisorctl exits non-zero when a service is not running: the output says which.
     done = await run(argv, log=ctx.log, capture_stdout=True)
-    return found.parse(names, "\n".join([done.stdout, *done.stderr_lines]))
+    return "\n".join([done.stdout, *done.stderr_lines])

@@ -45,8 +45,8 @@ from checks.migrations.db_state import (
     require_unchanged,
     required_backup,
     revisions_text,
+    run_alembic,
     tool,
-    where_it_stopped,
 )
 from checks.migrations.rehearsal import rehearse, scratch_name
 from checks.migrations.state import PANE
@@ -206,28 +206,9 @@ async def upgrade(ctx: CheckContext, planned: Plan) -> str:
         await require_unchanged(ctx, state)
         await require_same_scripts(ctx, heads)
         require_backup_still_there(backup_dump)
-        ctx.log(f"alembic upgrade heads on {state.where}")
-        start = time.perf_counter()
-        try:
-            result = await alembic_cli.alembic(
-                ctx.config.alembic_ini_path,
-                ctx.config.venv_path,
-                state.target,
-                ["upgrade", "heads"],
-                log=ctx.log,
-            )
-        except asyncio.CancelledError:
-            # alembic was interrupted and has exited; say where that left the database.
-            raise ActionFailed(await where_it_stopped(ctx, state, heads)) from None
-        if not result.ok:
-            raise ActionFailed(
-                "The upgrade failed at: "
-                + alembic_cli.failing_statement(result.stderr_lines)
-                + " — "
-                + await where_it_stopped(ctx, state, heads)
-            )
+        seconds = await run_alembic(ctx, state, ["upgrade", "heads"], heads)
         ctx.changed(f"upgraded {state.where} from {state.at} to {revisions_text(heads)}")
-    return f"Upgraded to head in {time.perf_counter() - start:.1f} s."
+    return f"Upgraded to head in {seconds:.1f} s."
 
 
 # -- db.rehearse -------------------------------------------------------------------------------

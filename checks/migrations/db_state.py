@@ -8,6 +8,8 @@ both refuse, require a backup, show their SQL and report an interruption in the 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -179,6 +181,37 @@ class Move:
 
 UPGRADE = Move("upgrade", "upgraded", "the release")
 DOWNGRADE = Move("downgrade", "downgraded", "the rollback")
+
+
+async def run_alembic(
+    ctx: CheckContext,
+    state: DatabaseState,
+    args: list[str],
+    goal: Iterable[str],
+    move: Move = UPGRADE,
+) -> float:
+    """``alembic ARGS`` (towards the revisions ``goal``) on ``state``'s database, its output
+    logged; the seconds it took. ActionFailed when it fails, naming the revision and the
+    statement it stopped at, or when it is interrupted; either way saying where that left
+    the database (:func:`where_it_stopped`)."""
+    ctx.log(f"alembic {' '.join(args)} on {state.where}")
+    start = time.perf_counter()
+    try:
+        result = await alembic_cli.alembic(
+            ctx.config.alembic_ini_path, ctx.config.venv_path, state.target, args, log=ctx.log
+        )
+    except asyncio.CancelledError:
+        # alembic was interrupted and has exited; say where that left the database.
+        raise ActionFailed(await where_it_stopped(ctx, state, goal, move)) from None
+    if not result.ok:
+        at = alembic_cli.failing_revision(result.stderr_lines)
+        raise ActionFailed(
+            f"The {move.noun} failed{f' at {at}' if at else ''}: "
+            + alembic_cli.failing_statement(result.stderr_lines)
+            + " — "
+            + await where_it_stopped(ctx, state, goal, move)
+        )
+    return time.perf_counter() - start
 
 
 async def where_it_stopped(

@@ -11,9 +11,7 @@ downgrade that fails or is interrupted says where it left the database.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -46,10 +44,10 @@ from checks.migrations.db_state import (
     require_unchanged,
     required_backup,
     revisions_text,
+    run_alembic,
     state_on,
     tool,
     usable_backup,
-    where_it_stopped,
 )
 from checks.migrations.rehearsal import (
     StepFailed,
@@ -378,27 +376,7 @@ async def downgrade(ctx: CheckContext, planned: Plan) -> str:
         await require_unchanged(ctx, state)
         await require_same_scripts(ctx, planned.payload["heads"])
         require_backup_still_there(planned.payload["backup"])
-        ctx.log(f"alembic downgrade {down.target} on {state.where}")
-        start = time.perf_counter()
-        try:
-            result = await alembic_cli.alembic(
-                ctx.config.alembic_ini_path,
-                ctx.config.venv_path,
-                state.target,
-                ["downgrade", down.target],
-                log=ctx.log,
-            )
-        except asyncio.CancelledError:
-            # alembic was interrupted and has exited; say where that left the database.
-            raise ActionFailed(await where_it_stopped(ctx, state, down.goal, DOWNGRADE)) from None
-        if not result.ok:
-            at = alembic_cli.failing_revision(result.stderr_lines)
-            raise ActionFailed(
-                f"The downgrade failed{f' at {at}' if at else ''}: "
-                + alembic_cli.failing_statement(result.stderr_lines)
-                + " — "
-                + await where_it_stopped(ctx, state, down.goal, DOWNGRADE)
-            )
+        seconds = await run_alembic(ctx, state, ["downgrade", down.target], down.goal, DOWNGRADE)
         # What alembic says it did is not the proof: read alembic current back.
         now = await database_state(ctx)
         if now.revisions != down.goal:
@@ -408,4 +386,4 @@ async def downgrade(ctx: CheckContext, planned: Plan) -> str:
                 f"{revisions_text(down.goal)}: check it with `alembic current`."
             )
         ctx.changed(f"downgraded {state.where} from {state.at} to {now.at}")
-    return f"Downgraded to {now.at} in {time.perf_counter() - start:.1f} s (alembic current)."
+    return f"Downgraded to {now.at} in {seconds:.1f} s (alembic current)."

@@ -182,6 +182,23 @@ async def test_a_second_database_action_is_refused_naming_the_holder(
     assert "toolbox-tui db.upgrade ops@web1 pid 42" in done.message
 
 
+async def test_a_failing_upgrade_names_its_revision_and_statement_and_where_it_stopped(
+    make_context: MakeContext, database: str, tmp_path: Path
+) -> None:
+    ini = copy_alembic(tmp_path / "app")
+    add_revision(ini.parent, "0009_broken", broken_revision())
+    await migrate(ini, database, "upgrade", "0002_roblox_email_queue")
+    ctx = db_context(make_context, database, alembic_ini=ini, require_backup=False)
+    _, done = await fix(ctx, "db.upgrade")
+    assert done.outcome == "failed"
+    assert done.message.startswith(
+        "The upgrade failed at 0009_broken: ALTER TABLE no_such_table ADD COLUMN x integer — "
+    ), done.message
+    assert "0002_roblox_email_queue" in done.message  # where it stopped, read back
+    version = await fetchval(database, "SELECT version_num FROM alembic_version")
+    assert version == "0002_roblox_email_queue"
+
+
 async def test_an_interrupted_upgrade_rolls_back_and_says_so(
     make_context: MakeContext, database: str, tmp_path: Path
 ) -> None:

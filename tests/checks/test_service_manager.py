@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 import checks.health.services as services
+import checks.rollback  # noqa: F401  (registers rollback.services-known)
 import checks.service_manager as service_manager
 from checks.context import CheckContext
 from checks.core import CheckResult, Status, registry
-from checks.runner import ActionDone, Log, run_action
+from checks.runner import ActionDone, Finished, Log, run_action, run_checks
 from tests.checks.db_helpers import run_check
 from tests.conftest import MakeContext
 from toolbox_tui.sandbox.reference_app import ReferenceAppSettings
@@ -272,6 +273,26 @@ async def test_systemd_units_all_running_pass(make_context: MakeContext, systemc
     assert result.evidence["toolboxai-backend"] == (
         "active (running) since Sat 2026-11-28 10:00:00 UTC"
     )
+
+
+async def test_a_run_of_both_service_checks_asks_the_manager_once(
+    make_context: MakeContext, systemctl: Path
+) -> None:
+    asked = systemctl.parent / "asked"
+    real = systemctl.parent / "systemctl"
+    real.rename(real.with_name("systemctl-real"))
+    real.write_text(
+        f'#!/bin/sh\necho "$*" >> {asked}\nexec "$(dirname "$0")/systemctl-real" "$@"\n'
+    )
+    real.chmod(0o755)
+    ctx = make_context("", service_manager="systemd")
+    ids = ["services.running", "rollback.services-known"]
+    results = {}
+    async for event in run_checks(registry.select(ids=ids), ctx):
+        if isinstance(event, Finished):
+            results[event.result.id] = event.result
+    assert {r.status for r in results.values()} == {Status.PASS}
+    assert len(asked.read_text().splitlines()) == 1
 
 
 async def test_auto_finds_systemd_when_it_runs_the_host(
