@@ -22,10 +22,13 @@ import queue
 import sys
 import threading
 
-_Request = tuple[list[str], asyncio.AbstractEventLoop, "asyncio.Future[None]"]
-_requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+_lock = threading.Lock()
+# The modules asked for and not yet imported, each with who waits for it. A check asking for
+# one already queued or being imported waits for that import, not for the whole queue.
+_waiting: dict[str, list[_Waiter]] = {}
+_queue: queue.SimpleQueue[str] = queue.SimpleQueue()
 _importer: threading.Thread | None = None
-_importer_lock = threading.Lock()
 
 
 async def import_off_loop(*names: str) -> None:
@@ -33,16 +36,12 @@ async def import_off_loop(*names: str) -> None:
     raises what the import raised.
 
     A module that another thread is still importing counts as not loaded: an ``import`` of
-    it on the loop would wait, on the loop, for that thread to finish.
+    it on the loop would wait, on the loop, for that thread to finish. Each module is waited
+    for as soon as it is in, whatever else is queued behind it.
     """
-    wanted = [name for name in names if not _loaded(name)]
-    if not wanted:
-        return
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    _start_importer()
-    _requests.put((wanted, loop, done))
-    await done
+    # Queued together and in order, so that nobody else's module comes between them.
+    await asyncio.gather(*(_asked(name, loop) for name in names if not _loaded(name)))
 
 
 def _loaded(name: str) -> bool:
@@ -51,24 +50,33 @@ def _loaded(name: str) -> bool:
     return module is not None and not getattr(spec, "_initializing", False)
 
 
-def _start_importer() -> None:
+def _asked(name: str, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+    """A future settled when ``name`` is imported: queued unless it already is."""
     global _importer
-    with _importer_lock:
+    done: asyncio.Future[None] = loop.create_future()
+    with _lock:
+        waiters = _waiting.setdefault(name, [])
+        waiters.append((loop, done))
+        if len(waiters) == 1:
+            _queue.put(name)
         if _importer is None:
             _importer = threading.Thread(target=_serve, name="toolbox-import", daemon=True)
             _importer.start()
+    return done
 
 
 def _serve() -> None:
     while True:
-        names, loop, done = _requests.get()
+        name = _queue.get()
         failure: BaseException | None = None
         try:
-            for name in names:
-                importlib.import_module(name)
-        except BaseException as exc:  # handed to the check that asked, as its import would
+            importlib.import_module(name)
+        except BaseException as exc:  # handed to the checks that asked, as their import would
             failure = exc
-        _answer(loop, done, failure)
+        with _lock:
+            waiters = _waiting.pop(name, [])
+        for loop, done in waiters:
+            _answer(loop, done, failure)
 
 
 def _answer(

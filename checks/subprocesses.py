@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ async def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     log: Callable[[str], None] | None = None,
-    stdin: bytes | None = None,
+    stdin: bytes | Awaitable[bytes] | None = None,
     capture_stdout: bool = False,
     interrupt_grace: float = INTERRUPT_GRACE,
     decode_errors: str = "replace",
@@ -54,20 +55,29 @@ async def run(
     bytes that are not UTF-8 (file names) so that they encode back as they were. What is
     logged is for people: undecodable bytes show as \ufffd.
 
+    ``stdin`` may be awaitable: the command starts at once and is given its input once that
+    is ready, so that its own start-up overlaps whatever the input waits for. Should awaiting
+    it raise, the command is killed (it was given nothing to act on) and that is raised.
+
     Cancelling the awaiting task sends SIGINT to the command's process group, SIGKILL to
     whatever of it is left ``interrupt_grace`` seconds later (at once on a second
     cancellation), reaps it and re-raises: a quit or a timeout leaves nothing behind.
     """
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        start_new_session=True,
-        preexec_fn=die_with_parent(),
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+    except BaseException:
+        if inspect.iscoroutine(stdin):
+            stdin.close()  # it will never be awaited now
+        raise
     stderr_lines: list[str] = []
     stdout_chunks: list[str] = []
 
@@ -93,21 +103,34 @@ async def run(
         if pending:
             said(bytes(pending))
 
+    async def feed(sink: asyncio.StreamWriter, given: bytes | Awaitable[bytes]) -> None:
+        try:
+            data = given if isinstance(given, bytes) else await given
+        except BaseException:  # a failure, or a cancellation: it must not wait for input
+            sink.close()
+            _signal_group(process.pid, signal.SIGKILL)
+            raise
+        sink.write(data)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            await sink.drain()
+        sink.close()
+
     try:
-        if stdin is not None and process.stdin is not None:
-            process.stdin.write(stdin)
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                await process.stdin.drain()
-            process.stdin.close()
         assert process.stdout is not None and process.stderr is not None
-        await asyncio.gather(
+        feeding = [] if stdin is None or process.stdin is None else [feed(process.stdin, stdin)]
+        ended = await asyncio.gather(
+            *feeding,
             pump(process.stdout, stdout_chunks, not capture_stdout),
             pump(process.stderr, stderr_lines, True),
+            return_exceptions=True,
         )
         returncode = await process.wait()
     except BaseException:
         await _interrupt(process, interrupt_grace)
         raise
+    for failure in ended:
+        if isinstance(failure, BaseException):
+            raise failure
     return Completed(returncode, "\n".join(stdout_chunks), tuple(stderr_lines))
 
 

@@ -13,6 +13,7 @@ and an app directory this user cannot write still works.
 
 from __future__ import annotations
 
+import asyncio
 import configparser
 import contextlib
 import json
@@ -58,9 +59,10 @@ STEP_MARK = "toolbox-tui: alembic step "
 """What :data:`_STEPS_DRIVER` prints to stderr before each step, then the step's number."""
 
 # Several alembic commands in one process: starting Python and importing alembic and
-# SQLAlchemy costs ~0.5 s, once instead of once per command. alembic's own main() runs each
-# one, exactly as the alembic script would, and exits at the first that fails; the mark
-# before each says which one that was.
+# SQLAlchemy costs ~0.5 s, once instead of once per command, and while the caller still
+# prepares the database: the process imports first, then reads its steps from stdin (none
+# when stdin closes empty). alembic's own main() runs each one, exactly as the alembic script
+# would, and exits at the first that fails; the mark before each says which one that was.
 # ``python -c`` puts the working directory (the app's) first on sys.path, where the alembic
 # script would not: the app's own alembic/ or json.py must not stand in for the real ones.
 # stdout is flushed before each mark so that a step's printed lines stay before the next's.
@@ -69,7 +71,8 @@ import sys
 del sys.path[0]
 import json
 from alembic.config import main
-for number, argv in enumerate(json.loads(sys.argv[1])):
+given = sys.stdin.readline()
+for number, argv in enumerate(json.loads(given) if given else []):
     sys.stdout.flush()
     print({STEP_MARK!r} + str(number), file=sys.stderr, flush=True)
     main(argv=argv, prog="alembic")
@@ -140,16 +143,28 @@ async def alembic_steps(
     target: DatabaseTarget,
     steps: Sequence[Sequence[str]],
     log: Callable[[str], None] | None = None,
+    after: Sequence[asyncio.Future[None]] = (),
 ) -> Completed:
     """``alembic -c INI STEP`` for each of ``steps`` in turn, in one process, stopping at the
-    first that fails; each step's output follows a line ``STEP_MARK + number``."""
+    first that fails; each step's output follows a line ``STEP_MARK + number``.
+
+    The process starts at once and imports alembic while the work in ``after`` (the database
+    being made ready) goes on; it is given the steps once all of that is done. If one of them
+    fails, the process is killed before it has run anything, and that is raised."""
     with _alembic_env(ini, target) as (run_ini, env):
-        argvs = [["-c", str(run_ini), *step] for step in steps]
+
+        async def given() -> bytes:
+            for awaited in after:
+                await asyncio.shield(awaited)  # whoever started it ends it, not this process
+            argvs = [["-c", str(run_ini), *step] for step in steps]
+            return json.dumps(argvs).encode("utf-8") + b"\n"
+
         return await run(
-            [_alembic_python(venv), "-c", _STEPS_DRIVER, json.dumps(argvs)],
+            [_alembic_python(venv), "-c", _STEPS_DRIVER],
             env=env,
             cwd=ini.parent,
             log=log,
+            stdin=given(),
         )
 
 

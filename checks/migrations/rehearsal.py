@@ -8,12 +8,14 @@ fails the rehearsal with the statement or the difference that shows it. The piec
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import difflib
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from checks.context import CheckContext
 from checks.core import ActionFailed
@@ -21,6 +23,9 @@ from checks.migrations import alembic_cli
 from checks.migrations.state import current_revisions
 from checks.postgres import DatabaseTarget, DatabaseUnavailable, open_connection
 from checks.subprocesses import run
+
+if TYPE_CHECKING:
+    from asyncpg import Connection
 
 
 async def _dump_schema(pg_dump: str, t: DatabaseTarget, *, for_comparison: bool) -> str:
@@ -91,11 +96,17 @@ class StepFailed(ActionFailed):
 
 
 async def steps(
-    ctx: CheckContext, scratch: DatabaseTarget, named: Sequence[tuple[str, list[str]]]
+    ctx: CheckContext,
+    copy: ScratchCopy,
+    named: Sequence[tuple[str, list[str]]],
+    after: Sequence[asyncio.Future[None]] = (),
 ) -> list[float]:
     """``alembic ARGS`` for each ``(name, ARGS)`` of ``named`` on the scratch copy, in one
     process (:func:`~checks.migrations.alembic_cli.alembic_steps`), each logged and timed;
-    StepFailed naming the one that failed. Each step's seconds."""
+    StepFailed naming the one that failed. Each step's seconds.
+
+    The process starts at once: it imports alembic while the copy is still being made, and
+    runs the steps once the copy is made and ``after`` (the caller's go-ahead) is done."""
     began: list[float] = []
 
     def log(line: str) -> None:
@@ -111,9 +122,10 @@ async def steps(
     result = await alembic_cli.alembic_steps(
         ctx.config.alembic_ini_path,
         ctx.config.venv_path,
-        scratch,
+        copy.target,
         [args for _, args in named],
         log=log,
+        after=(copy.making, *after),
     )
     ended = time.perf_counter()
     if not result.ok:
@@ -147,11 +159,17 @@ def _took(ctx: CheckContext, name: str, seconds: float) -> None:
 
 @dataclass(frozen=True)
 class ScratchCopy:
-    """A scratch database holding the schema and the alembic revision of the real one."""
+    """A scratch database given the schema and the alembic revision of the real one."""
 
     target: DatabaseTarget
     start_at: str
     """The revision the copy starts at (``base`` when alembic never ran there)."""
+    making: asyncio.Task[None]
+    """The copy being made: CREATE DATABASE beside the schema's dump, then the load."""
+
+    async def made(self) -> None:
+        """Wait for the copy to be complete; ActionFailed when it could not be made."""
+        await asyncio.shield(self.making)
 
 
 @contextlib.asynccontextmanager
@@ -159,17 +177,57 @@ async def scratch_copy(
     ctx: CheckContext, t: DatabaseTarget, scratch_name: str, pg_dump: str, psql: str
 ) -> AsyncIterator[ScratchCopy]:
     """A new database ``scratch_name`` beside ``t`` with ``t``'s schema: dropped afterwards
-    whatever happens in between. The real database is only read."""
+    whatever happens in between. The real database is only read.
+
+    The copy is made in the background (:attr:`ScratchCopy.making`): the body starts at
+    once, so that alembic's process can start while it is made. :meth:`ScratchCopy.made`
+    waits for it and raises what went wrong; a body that never needed the copy is not
+    told."""
     try:
         admin = await open_connection(t)
     except DatabaseUnavailable as exc:
         raise ActionFailed(f"{exc} {exc.hint}") from None
     scratch = t.with_database(scratch_name)
+    created = asyncio.Event()
     try:
         current = await current_revisions(admin)
         if len(current) > 1:
             raise ActionFailed("The database is on several branches; merge the heads first.")
-        ctx.log(f"creating scratch database {scratch.database}")
+        making = asyncio.create_task(_make_copy(ctx, admin, t, scratch, pg_dump, psql, created))
+        try:
+            yield ScratchCopy(scratch, next(iter(current), "base"), making)
+        finally:
+            making.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await making
+            if created.is_set():
+                ctx.log(f"dropping scratch database {scratch.database}")
+                with contextlib.suppress(Exception):
+                    await admin.execute(
+                        f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'
+                    )
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close(timeout=2)
+
+
+async def _make_copy(
+    ctx: CheckContext,
+    admin: Connection,
+    t: DatabaseTarget,
+    scratch: DatabaseTarget,
+    pg_dump: str,
+    psql: str,
+    created: asyncio.Event,
+) -> None:
+    """Create ``scratch`` and load ``t``'s schema and alembic revision into it; the two dumps
+    of ``t`` run while the server creates the database."""
+    ctx.log(f"creating scratch database {scratch.database}")
+    ctx.log("copying the schema (pg_dump --schema-only | psql)")
+    dumps = asyncio.gather(
+        _dump_schema(pg_dump, t, for_comparison=False), _version_rows(pg_dump, t)
+    )
+    try:
         try:
             await admin.execute(f'CREATE DATABASE "{scratch.database}"')
         except Exception as exc:
@@ -177,18 +235,13 @@ async def scratch_copy(
                 f"Cannot create a scratch database ({type(exc).__name__}: {exc}); the "
                 "DATABASE_URL user needs CREATEDB for a rehearsal."
             ) from None
-        try:
-            ctx.log("copying the schema (pg_dump --schema-only | psql)")
-            copy = await _dump_schema(pg_dump, t, for_comparison=False)
-            await _load(psql, scratch, copy + "\n" + await _version_rows(pg_dump, t))
-            yield ScratchCopy(scratch, next(iter(current), "base"))
-        finally:
-            ctx.log(f"dropping scratch database {scratch.database}")
-            with contextlib.suppress(Exception):
-                await admin.execute(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)')
+        created.set()
+        schema, versions = await dumps
     finally:
-        with contextlib.suppress(Exception):
-            await admin.close(timeout=2)
+        dumps.cancel()  # the database could not be made: its dumps are not wanted
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await dumps
+    await _load(psql, scratch, schema + "\n" + versions)
 
 
 async def _require_schema(
@@ -217,10 +270,11 @@ async def rehearse(
     """Rehearse the pending upgrade of ``t`` in a new database ``scratch_name``, dropped after."""
     async with scratch_copy(ctx, t, scratch_name, pg_dump, psql) as copy:
         # Dumped here, not by scratch_copy: only a rehearsal compares schemas afterwards.
+        await copy.made()
         original = await _dump_schema(pg_dump, copy.target, for_comparison=True)
         up, down = await steps(
             ctx,
-            copy.target,
+            copy,
             [("upgrade", ["upgrade", "heads"]), ("downgrade", ["downgrade", copy.start_at])],
         )
         await _require_schema(
@@ -230,7 +284,7 @@ async def rehearse(
             original,
             "The downgrade does not restore the schema it started from",
         )
-        (again,) = await steps(ctx, copy.target, [("upgrade again", ["upgrade", "heads"])])
+        (again,) = await steps(ctx, copy, [("upgrade again", ["upgrade", "heads"])])
     return (
         f"Rehearsal passed: upgrade {up:.1f} s, downgrade {down:.1f} s (schema restored), "
         f"upgrade again {again:.1f} s."

@@ -43,30 +43,32 @@ async def existing_tables(conn: asyncpg.Connection) -> set[str]:
 T = TypeVar("T")
 
 
-async def scripts_and(
-    ctx: CheckContext, query: Callable[[asyncpg.Connection], Awaitable[T]]
-) -> tuple[scripts.Scripts, T]:
-    """The app's scripts (read once per run, shared) and ``query`` on the database, side by
-    side: a check needs not wait for db.single-head, and the run's critical path is the
-    reading of the scripts, not that plus every query after it.
-
-    The check is skipped (db.single-head fails, saying why) when the scripts cannot be read
-    or have several heads.
-    """
-
-    async def database() -> T:
-        async with connection(ctx) as conn:
-            return await query(conn)
-
+async def loaded_scripts(ctx: CheckContext) -> scripts.Scripts:
+    """The app's scripts (read once per run, shared); the check is skipped (db.single-head
+    fails, saying why) when they cannot be read or have several heads."""
     try:
-        found, facts = await asyncio.gather(scripts.load(ctx), database())
+        found = await scripts.load(ctx)
     except scripts.ScriptsUnavailable:
         raise CheckSkipped(
             "the migration scripts cannot be read (db.single-head says why)"
         ) from None
     if len(found.heads) > 1:
         raise CheckSkipped("the scripts have several heads (db.single-head)")
-    return found, facts
+    return found
+
+
+async def scripts_and(
+    ctx: CheckContext, query: Callable[[asyncpg.Connection], Awaitable[T]]
+) -> tuple[scripts.Scripts, T]:
+    """:func:`loaded_scripts` and ``query`` on the database, side by side: a check needs not
+    wait for db.single-head, and the run's critical path is the reading of the scripts, not
+    that plus every query after it."""
+
+    async def database() -> T:
+        async with connection(ctx) as conn:
+            return await query(conn)
+
+    return await asyncio.gather(loaded_scripts(ctx), database())
 
 
 @check(

@@ -11,6 +11,8 @@ downgrade that fails or is interrupted says where it left the database.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -45,7 +47,6 @@ from checks.migrations.db_state import (
     required_backup,
     revisions_text,
     run_alembic,
-    state_on,
     tool,
     usable_backup,
 )
@@ -55,8 +56,8 @@ from checks.migrations.rehearsal import (
     scratch_name,
     steps,
 )
-from checks.migrations.state import scripts_and
-from checks.postgres import target
+from checks.migrations.state import loaded_scripts
+from checks.postgres import DatabaseUnavailable
 
 PANE = "rollback"
 DOWNGRADE_ID = "db.downgrade"
@@ -167,20 +168,97 @@ def _revision_named(found: scripts.Scripts, wanted: str) -> str:
     pane=PANE,
     title="Downgrades since the previous release work",
     timeout=60,
-    needs=["db.reachable", PREVIOUS_RELEASE],
+    # It asks git and the database itself rather than waiting for rollback.previous-release
+    # and db.reachable: its scratch copy, the slow part, then starts at once. Either failing
+    # skips it, naming that check.
     checklist=(ROLLBACK, "Database rollback"),
     # It creates (and drops) a scratch database on the server: read-only mode only looks.
     writes=True,
 )
 async def downgrades(ctx: CheckContext) -> Outcome:
+    previous, heads, state = await _previous_release_and_database(ctx)
+    if len(heads) > 1 or heads == state.revisions:
+        # No downgrade to rehearse, or none possible: the scripts alone decide.
+        decided = _decided(await loaded_scripts(ctx), previous, heads, state)
+        if isinstance(decided, Outcome):
+            return decided
+    target_revision = next(iter(heads), BASE)
+    pg_dump, psql = tool("pg_dump"), tool("psql")
+    # The copy and alembic's start-up take most of the time: both begin while the scripts
+    # are read, and the copy is dropped unused if the scripts leave nothing to rehearse.
+    async with scratch_copy(ctx, state.target, scratch_name(), pg_dump, psql) as copy:
+        go: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        named = [
+            ("downgrade", ["downgrade", target_revision]),
+            ("upgrade again", ["upgrade", copy.start_at]),
+        ]
+        rehearsal = asyncio.create_task(steps(ctx, copy, named, after=(go,)))
+        try:
+            decided = _decided(await loaded_scripts(ctx), previous, heads, state)
+            if isinstance(decided, Outcome):
+                return decided
+            for revision in decided.undone:
+                ctx.log(f"applied since {previous}: {revision.label}")
+            go.set_result(None)
+            try:
+                seconds, _ = await rehearsal
+            except StepFailed as exc:
+                return _failed_step(exc, previous, decided)
+            except ActionFailed as exc:
+                return failed(f"The rehearsal failed: {exc}", "The log has the details.")
+        finally:
+            rehearsal.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await rehearsal
+    count = len(decided.undone)
+    return passed(
+        f"{count} downgrade(s) back to {previous} work: {decided.labels} "
+        f"({seconds:.1f} s on a scratch copy; the upgrade runs again on top).",
+        previous_release=previous,
+        downgrade_to=decided.target,
+        undone=decided.labels,
+    )
+
+
+async def _previous_release_and_database(
+    ctx: CheckContext,
+) -> tuple[str, frozenset[str], DatabaseState]:
+    """The previous release, its migration heads, and the database's state, asked of git and
+    the database side by side; CheckSkipped naming the check that says why one is missing."""
     from checks.rollback.releases import migration_heads_at, previous_release_of
 
-    _, previous = await previous_release_of(ctx)
-    if previous is None:
-        raise CheckSkipped(f"there is no previous release to roll back to ({PREVIOUS_RELEASE})")
-    heads = await migration_heads_at(ctx, previous)
-    t = target(ctx)
-    found, state = await scripts_and(ctx, lambda conn: state_on(conn, t))
+    async def release() -> tuple[str, frozenset[str]]:
+        try:
+            _, previous = await previous_release_of(ctx)
+        except CheckFailed as exc:
+            raise CheckSkipped(
+                f"the previous release is unknown ({PREVIOUS_RELEASE}): {exc}"
+            ) from None
+        if previous is None:
+            raise CheckSkipped(f"there is no previous release to roll back to ({PREVIOUS_RELEASE})")
+        return previous, await migration_heads_at(ctx, previous)
+
+    async def database() -> DatabaseState:
+        try:
+            return await database_state(ctx)
+        except DatabaseUnavailable as exc:
+            raise CheckSkipped(f"the database cannot be reached (db.reachable): {exc}") from None
+
+    released, reached = asyncio.ensure_future(release()), asyncio.ensure_future(database())
+    try:
+        await asyncio.gather(released, reached)
+    finally:
+        for task in (released, reached):
+            task.cancel()  # the other one, when one failed: its answer no longer matters
+    previous, heads = released.result()
+    return previous, heads, reached.result()
+
+
+def _decided(
+    found: scripts.Scripts, previous: str, heads: frozenset[str], state: DatabaseState
+) -> Outcome | Downgrade:
+    """What the scripts say of a rollback to ``previous`` (whose migration heads are
+    ``heads``): the downgrade to rehearse, or the outcome when there is none."""
     if foreign := found.unknown(heads):
         return failed(
             f"{previous}'s migration head {revisions_text(foreign)} is not in the deployed "
@@ -202,46 +280,9 @@ async def downgrades(ctx: CheckContext) -> Outcome:
             database=state.at,
         )
     try:
-        down = resolve(found, state.revisions, next(iter(heads), BASE))
+        return resolve(found, state.revisions, next(iter(heads), BASE))
     except BadTarget as exc:
         return failed(f"No downgrade to {previous}: {exc}.", "Read `alembic history`.")
-    for revision in down.undone:
-        ctx.log(f"applied since {previous}: {revision.label}")
-    try:
-        seconds = await _rehearse_downgrade(ctx, state, down)
-    except StepFailed as exc:
-        return _failed_step(exc, previous, down)
-    except ActionFailed as exc:
-        return failed(f"The rehearsal failed: {exc}", "The log has the details.")
-    count = len(down.undone)
-    return passed(
-        f"{count} downgrade(s) back to {previous} work: {down.labels} "
-        f"({seconds:.1f} s on a scratch copy; the upgrade runs again on top).",
-        previous_release=previous,
-        downgrade_to=down.target,
-        undone=down.labels,
-    )
-
-
-async def _rehearse_downgrade(ctx: CheckContext, state: DatabaseState, down: Downgrade) -> float:
-    """Downgrade a scratch copy of the schema to ``down.target`` and upgrade it again; the
-    copy is dropped whatever happens. The downgrade's time.
-
-    A downgrade that leaves something behind shows when the upgrade trips on it. Comparing
-    whole schemas as well would cost a second copy on every run: PostgreSQL prints some
-    constraints differently once they went through a dump and a load, so tables the upgrade
-    made afresh only compare with copied ones after the same journey."""
-    pg_dump, psql = tool("pg_dump"), tool("psql")
-    async with scratch_copy(ctx, state.target, scratch_name(), pg_dump, psql) as copy:
-        seconds, _ = await steps(
-            ctx,
-            copy.target,
-            [
-                ("downgrade", ["downgrade", down.target]),
-                ("upgrade again", ["upgrade", copy.start_at]),
-            ],
-        )
-    return seconds
 
 
 def _failed_step(exc: StepFailed, previous: str, down: Downgrade) -> Outcome:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import benchmarks.__main__ as bench
+from benchmarks import bytecode
 from benchmarks.figures import Figure, Spread, compared, ratios
 
 
@@ -68,3 +69,15 @@ def test_an_unknown_benchmark_name_is_a_usage_error(capsys: pytest.CaptureFixtur
         bench.main(["first-frame"])
     assert exited.value.code == 2
     assert "no benchmark first-frame; there are first_frame" in capsys.readouterr().err
+
+
+def test_our_modules_are_compiled_before_anything_is_timed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = bytecode.ROOT / "checks" / "runner.py"
+    cached = bytecode.compiled(source)
+    cached.unlink(missing_ok=True)
+    monkeypatch.setattr(bench, "BENCHMARKS", {"nothing": list})
+    assert bench.main(["nothing"]) == 0
+    assert cached.is_file()
+    assert cached.stat().st_mtime >= source.stat().st_mtime

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,3 +39,45 @@ async def test_a_module_is_imported_on_the_import_thread() -> None:
 async def test_a_module_that_cannot_be_imported_raises_as_import_does() -> None:
     with pytest.raises(ModuleNotFoundError):
         await import_off_loop("toolbox_no_such_module_anywhere")
+
+
+GATE = "toolbox_offloop_gate"
+SLOW, QUEUED = "toolbox_offloop_slow", "toolbox_offloop_queued"
+
+
+@pytest.fixture
+def gated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, threading.Event]]:
+    """Two modules whose import each waits for its own gate (an Event) to open."""
+    gates = {SLOW: threading.Event(), QUEUED: threading.Event()}
+    gate_module = types.ModuleType(GATE)
+    gate_module.GATES = gates  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, GATE, gate_module)
+    for name in gates:
+        (tmp_path / f"{name}.py").write_text(
+            f"import {GATE}\n{GATE}.GATES[{name!r}].wait(30)\n", encoding="utf-8"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        yield gates
+    finally:
+        for name, gate in gates.items():
+            gate.set()  # never leave the shared import thread stuck
+            sys.modules.pop(name, None)
+
+
+async def test_a_module_being_imported_is_waited_for_not_the_queue_behind_it(
+    gated: dict[str, threading.Event],
+) -> None:
+    first = asyncio.ensure_future(import_off_loop(SLOW))
+    while SLOW not in sys.modules:  # the import thread has started on it
+        await asyncio.sleep(0.001)
+    queued = asyncio.ensure_future(import_off_loop(QUEUED))
+    again = asyncio.ensure_future(import_off_loop(SLOW))  # a second check asks meanwhile
+    await asyncio.sleep(0)
+    gated[SLOW].set()
+    # Both callers of SLOW are answered while QUEUED's import still waits on its gate; the
+    # deadline only keeps a regression from hanging the suite.
+    await asyncio.wait_for(asyncio.gather(first, again), 20)
+    assert not queued.done()
+    gated[QUEUED].set()
+    await asyncio.wait_for(queued, 20)

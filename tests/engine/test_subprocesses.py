@@ -235,3 +235,48 @@ async def test_captured_bytes_that_are_not_utf8_can_be_kept() -> None:
     )
     assert done.stdout.encode("utf-8", "surrogateescape") == b"caf\xe9"
     assert logged == ["\ufffd"]
+
+
+# A child that says "started" at once, then echoes the line it is given on stdin.
+ECHOES_ITS_INPUT = """
+import sys
+print("started", file=sys.stderr, flush=True)
+print("given", sys.stdin.readline().strip())
+"""
+
+
+async def test_a_command_starts_before_its_awaited_input_is_ready() -> None:
+    started = asyncio.Event()
+    ready: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def log(line: str) -> None:
+        if line == "started":
+            started.set()
+
+    task = asyncio.ensure_future(
+        run([sys.executable, "-c", ECHOES_ITS_INPUT], stdin=ready, log=log, capture_stdout=True)
+    )
+    await asyncio.wait_for(started.wait(), 30)  # it runs while its input is not there yet
+    assert not task.done()
+    ready.set_result(b"the steps\n")
+    done = await asyncio.wait_for(task, 30)
+    assert (done.returncode, done.stdout) == (0, "given the steps")
+
+
+async def test_a_command_whose_awaited_input_fails_is_killed_and_the_failure_raised() -> None:
+    started = asyncio.Event()
+    ready: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    pids: list[int] = []
+
+    def log(line: str) -> None:
+        if line.startswith("ready"):
+            pids.append(int(line.split()[1]))
+            started.set()
+
+    task = asyncio.ensure_future(run([sys.executable, "-c", IGNORES_SIGINT], stdin=ready, log=log))
+    await asyncio.wait_for(started.wait(), 30)
+    ready.set_exception(RuntimeError("the scratch copy could not be made"))
+    with pytest.raises(RuntimeError, match="the scratch copy could not be made"):
+        # It never reads its input and ignores SIGINT: only being killed ends it.
+        await asyncio.wait_for(task, 30)
+    assert not Path(f"/proc/{pids[0]}").exists()

@@ -14,6 +14,7 @@ import pytest
 
 from checks import audit
 from checks.core import Status, registry
+from checks.migrations.alembic_cli import STEP_MARK
 from checks.migrations.backups import manifest_path, read_manifest
 from checks.rollback.database import DOWNGRADE_ID
 from checks.runner import build_plan
@@ -224,6 +225,82 @@ async def test_a_downgrade_that_ends_the_process_fails_saying_so(
     ), result.message
     assert "sys.exit()" in result.message
     assert await scratch_databases(database) == 0
+
+
+async def test_nothing_to_undo_makes_no_scratch_copy(
+    make_context: MakeContext, database: str, v15: Path, tmp_path: Path
+) -> None:
+    """The database at the previous release's head: decided without a scratch database."""
+    await migrate(v15, database, "upgrade", V14_HEAD)
+    log: list[str] = []
+    result = await run_check(on(make_context, database, v15, tmp_path), DOWNGRADES, log)
+    assert result.status is Status.PASS, result.message
+    assert result.message.startswith("Nothing to undo")
+    assert not [line for line in log if "scratch database" in line], log
+
+
+async def test_an_unreachable_database_skips_it_naming_db_reachable(
+    make_context: MakeContext, database: str, v15: Path, tmp_path: Path
+) -> None:
+    missing = database.rsplit("/", 1)[0] + "/toolbox_no_such_database"
+    result = await run_check(on(make_context, missing, v15, tmp_path), DOWNGRADES)
+    assert result.status is Status.SKIP
+    assert result.message.startswith(
+        "Skipped: the database cannot be reached (db.reachable): The database "
+        "'toolbox_no_such_database' does not exist"
+    ), result.message
+
+
+async def test_an_app_directory_outside_git_skips_it_naming_previous_release(
+    make_context: MakeContext, database: str, tmp_path: Path
+) -> None:
+    ini = copy_alembic(tmp_path / "app")  # the scripts, and no repository around them
+    result = await run_check(on(make_context, database, ini, tmp_path), DOWNGRADES)
+    assert result.status is Status.SKIP
+    assert result.message.startswith(
+        "Skipped: the previous release is unknown (rollback.previous-release): "
+    ), result.message
+    assert "is not a git checkout" in result.message
+
+
+def rehearsal_processes() -> list[str]:
+    """The pids of alembic processes started for a rehearsal that are still running."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if STEP_MARK.encode() in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+        except OSError:
+            continue  # it ended while we looked
+    return found
+
+
+async def test_a_scratch_copy_that_cannot_be_made_fails_and_leaves_nothing_behind(
+    make_context: MakeContext,
+    database: str,
+    v15: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """alembic's process starts beside the copy; the copy failing ends it, unused."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pg_dump = bin_dir / "pg_dump"
+    pg_dump.write_text("#!/bin/sh\necho 'pg_dump: error: permission denied' >&2\nexit 1\n")
+    pg_dump.chmod(0o755)
+    monkeypatch.setenv("TOOLBOX_PG_BIN", str(bin_dir))
+    await migrate(v15, database, "upgrade", "head")
+    log: list[str] = []
+    result = await run_check(on(make_context, database, v15, tmp_path), DOWNGRADES, log)
+
+    assert result.status is Status.FAIL
+    assert result.message == (
+        "The rehearsal failed: pg_dump --schema-only failed: pg_dump: error: permission denied"
+    )
+    assert not [line for line in log if line.startswith("── ")], log  # no step ran
+    assert await scratch_databases(database) == 0
+    assert rehearsal_processes() == []
+    assert await version(database) == REGION_REVISION
 
 
 def previous_head_dropped(app: Path) -> Path:
