@@ -17,7 +17,7 @@ PACKAGES = ("toolbox_tui", "checks", "benchmarks")
 
 
 def compile_ours() -> None:
-    """Write the ``.pyc`` of each of our modules whose source is newer than it."""
+    """Write the ``.pyc`` of each of our modules that has none matching its source."""
     for package in PACKAGES:
         # py_compile writes whatever PYTHONDONTWRITEBYTECODE says; quiet=1 prints errors only.
         compileall.compile_dir(ROOT / package, quiet=1)

@@ -283,9 +283,11 @@ class CheckSkipped(Exception):
     """Raised from inside a check that finds it does not apply (what it needs is broken, and
     another check says so): the runner turns it into a skipped result with this reason."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, hint: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.hint = hint
+        """What to do about it, when the runner's general one does not say enough."""
 
 
 _ID = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9]+(-[a-z0-9]+)*)+$")

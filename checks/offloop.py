@@ -40,7 +40,6 @@ async def import_off_loop(*names: str) -> None:
     for as soon as it is in, whatever else is queued behind it.
     """
     loop = asyncio.get_running_loop()
-    # Queued together and in order, so that nobody else's module comes between them.
     await asyncio.gather(*(_asked(name, loop) for name in names if not _loaded(name)))
 
 
@@ -74,9 +73,13 @@ def _serve() -> None:
         except BaseException as exc:  # handed to the checks that asked, as their import would
             failure = exc
         with _lock:
-            waiters = _waiting.pop(name, [])
-        for loop, done in waiters:
-            _answer(loop, done, failure)
+            answers = [(waiter, failure) for waiter in _waiting.pop(name, [])]
+            # A module asked for may have come in as this one's dependency: its waiters need
+            # not wait for its own turn in the queue (where it is then found loaded at once).
+            for other in [other for other in _waiting if _loaded(other)]:
+                answers += [(waiter, None) for waiter in _waiting.pop(other)]
+        for (loop, done), failed in answers:
+            _answer(loop, done, failed)
 
 
 def _answer(

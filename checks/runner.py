@@ -182,7 +182,9 @@ async def _timed(spec: CheckSpec, bound: CheckContext, ctx: CheckContext) -> Che
         outcome = Outcome(Status.FAIL, str(exc), hint=exc.hint)
     except CheckSkipped as exc:
         outcome = Outcome(
-            Status.SKIP, f"Skipped: {exc.reason}.", hint="Fix that first; this check runs after."
+            Status.SKIP,
+            f"Skipped: {exc.reason}.",
+            hint=exc.hint or "Fix that first; this check runs after.",
         )
     except TimeoutError:
         outcome = Outcome(

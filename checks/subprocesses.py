@@ -6,7 +6,8 @@ environment, not on the command line where ``ps`` would show them.
 A command never outlives us. It runs in its own process group, so a Ctrl-C typed at the
 terminal reaches only us and we decide how it stops; the kernel kills it if we die, even
 by kill -9 (``die_with_parent``); and a cancelled ``run`` first interrupts it (SIGINT:
-alembic and SQLAlchemy roll their transaction back and exit), then kills what is left.
+alembic and SQLAlchemy roll their transaction back and exit), then kills what is left. A
+command still waiting for its input is killed at once: it has done nothing yet.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ async def run(
 
     ``stdin`` may be awaitable: the command starts at once and is given its input once that
     is ready, so that its own start-up overlaps whatever the input waits for. Should awaiting
-    it raise, the command is killed (it was given nothing to act on) and that is raised.
+    it raise or be cancelled, the command is killed at once, without the SIGINT below: it was
+    given nothing to act on. What awaiting it raised is raised.
 
     Cancelling the awaiting task sends SIGINT to the command's process group, SIGKILL to
     whatever of it is left ``interrupt_grace`` seconds later (at once on a second
@@ -115,22 +117,23 @@ async def run(
             await sink.drain()
         sink.close()
 
+    feeding = None
+    if stdin is not None and process.stdin is not None:
+        feeding = asyncio.ensure_future(feed(process.stdin, stdin))
     try:
         assert process.stdout is not None and process.stderr is not None
-        feeding = [] if stdin is None or process.stdin is None else [feed(process.stdin, stdin)]
-        ended = await asyncio.gather(
-            *feeding,
+        await asyncio.gather(
             pump(process.stdout, stdout_chunks, not capture_stdout),
             pump(process.stderr, stderr_lines, True),
-            return_exceptions=True,
         )
         returncode = await process.wait()
+        if feeding is not None:
+            await feeding  # what awaiting the input raised, once the killed command is reaped
     except BaseException:
+        if feeding is not None:
+            feeding.cancel()
         await _interrupt(process, interrupt_grace)
         raise
-    for failure in ended:
-        if isinstance(failure, BaseException):
-            raise failure
     return Completed(returncode, "\n".join(stdout_chunks), tuple(stderr_lines))
 
 

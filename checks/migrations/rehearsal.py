@@ -188,19 +188,22 @@ async def scratch_copy(
     except DatabaseUnavailable as exc:
         raise ActionFailed(f"{exc} {exc.hint}") from None
     scratch = t.with_database(scratch_name)
-    created = asyncio.Event()
+    create_sent = asyncio.Event()
     try:
         current = await current_revisions(admin)
         if len(current) > 1:
             raise ActionFailed("The database is on several branches; merge the heads first.")
-        making = asyncio.create_task(_make_copy(ctx, admin, t, scratch, pg_dump, psql, created))
+        making = asyncio.create_task(_make_copy(ctx, admin, t, scratch, pg_dump, psql, create_sent))
         try:
             yield ScratchCopy(scratch, next(iter(current), "base"), making)
         finally:
             making.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await making
-            if created.is_set():
+            # Once CREATE DATABASE was sent, whether it committed is not known here: a
+            # cancellation may have come too late to stop it. asyncpg settles the cancel
+            # before the next statement, so the DROP never overlaps the CREATE.
+            if create_sent.is_set():
                 ctx.log(f"dropping scratch database {scratch.database}")
                 with contextlib.suppress(Exception):
                     await admin.execute(
@@ -218,16 +221,16 @@ async def _make_copy(
     scratch: DatabaseTarget,
     pg_dump: str,
     psql: str,
-    created: asyncio.Event,
+    create_sent: asyncio.Event,
 ) -> None:
     """Create ``scratch`` and load ``t``'s schema and alembic revision into it; the two dumps
     of ``t`` run while the server creates the database."""
     ctx.log(f"creating scratch database {scratch.database}")
     ctx.log("copying the schema (pg_dump --schema-only | psql)")
-    dumps = asyncio.gather(
-        _dump_schema(pg_dump, t, for_comparison=False), _version_rows(pg_dump, t)
-    )
+    schema = asyncio.ensure_future(_dump_schema(pg_dump, t, for_comparison=False))
+    versions = asyncio.ensure_future(_version_rows(pg_dump, t))
     try:
+        create_sent.set()
         try:
             await admin.execute(f'CREATE DATABASE "{scratch.database}"')
         except Exception as exc:
@@ -235,13 +238,14 @@ async def _make_copy(
                 f"Cannot create a scratch database ({type(exc).__name__}: {exc}); the "
                 "DATABASE_URL user needs CREATEDB for a rehearsal."
             ) from None
-        created.set()
-        schema, versions = await dumps
+        copy = await schema + "\n" + await versions
     finally:
-        dumps.cancel()  # the database could not be made: its dumps are not wanted
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await dumps
-    await _load(psql, scratch, schema + "\n" + versions)
+        # Whatever ended this (a failure, a cancellation): no pg_dump outlives it.
+        for dump in (schema, versions):
+            dump.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await dump
+    await _load(psql, scratch, copy)
 
 
 async def _require_schema(

@@ -177,24 +177,41 @@ def _revision_named(found: scripts.Scripts, wanted: str) -> str:
 )
 async def downgrades(ctx: CheckContext) -> Outcome:
     previous, heads, state = await _previous_release_and_database(ctx)
-    if len(heads) > 1 or heads == state.revisions:
-        # No downgrade to rehearse, or none possible: the scripts alone decide.
-        decided = _decided(await loaded_scripts(ctx), previous, heads, state)
+    target = next(iter(heads), BASE)
+    if len(heads) > 1 or len(state.revisions) > 1 or heads == state.revisions:
+        # Nothing to undo, or no single downgrade: the scripts alone decide, with no copy.
+        decided = await _decided(ctx, previous, target, heads, state)
         if isinstance(decided, Outcome):
             return decided
-    target_revision = next(iter(heads), BASE)
+    try:
+        return await _rehearsed(ctx, previous, target, heads, state)
+    except ActionFailed as exc:
+        return failed(f"The rehearsal failed: {exc}", "The log has the details.")
+
+
+async def _rehearsed(
+    ctx: CheckContext, previous: str, target: str, heads: frozenset[str], state: DatabaseState
+) -> Outcome:
+    """Downgrade a scratch copy of the schema to ``target`` and upgrade it again; the copy
+    is dropped whatever happens.
+
+    The copy and alembic's start-up take most of the time: both begin while the scripts are
+    read, and the copy is dropped unused if the scripts leave nothing to rehearse.
+
+    A downgrade that leaves something behind shows when the upgrade trips on it. Comparing
+    whole schemas as well would cost a second copy on every run: PostgreSQL prints some
+    constraints differently once they went through a dump and a load, so tables the upgrade
+    made afresh only compare with copied ones after the same journey."""
     pg_dump, psql = tool("pg_dump"), tool("psql")
-    # The copy and alembic's start-up take most of the time: both begin while the scripts
-    # are read, and the copy is dropped unused if the scripts leave nothing to rehearse.
     async with scratch_copy(ctx, state.target, scratch_name(), pg_dump, psql) as copy:
         go: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         named = [
-            ("downgrade", ["downgrade", target_revision]),
+            ("downgrade", ["downgrade", target]),
             ("upgrade again", ["upgrade", copy.start_at]),
         ]
         rehearsal = asyncio.create_task(steps(ctx, copy, named, after=(go,)))
         try:
-            decided = _decided(await loaded_scripts(ctx), previous, heads, state)
+            decided = await _decided(ctx, previous, target, heads, state)
             if isinstance(decided, Outcome):
                 return decided
             for revision in decided.undone:
@@ -204,15 +221,12 @@ async def downgrades(ctx: CheckContext) -> Outcome:
                 seconds, _ = await rehearsal
             except StepFailed as exc:
                 return _failed_step(exc, previous, decided)
-            except ActionFailed as exc:
-                return failed(f"The rehearsal failed: {exc}", "The log has the details.")
         finally:
-            rehearsal.cancel()
+            rehearsal.cancel()  # the scripts said no: alembic's process ends unused
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await rehearsal
-    count = len(decided.undone)
     return passed(
-        f"{count} downgrade(s) back to {previous} work: {decided.labels} "
+        f"{len(decided.undone)} downgrade(s) back to {previous} work: {decided.labels} "
         f"({seconds:.1f} s on a scratch copy; the upgrade runs again on top).",
         previous_release=previous,
         downgrade_to=decided.target,
@@ -224,7 +238,8 @@ async def _previous_release_and_database(
     ctx: CheckContext,
 ) -> tuple[str, frozenset[str], DatabaseState]:
     """The previous release, its migration heads, and the database's state, asked of git and
-    the database side by side; CheckSkipped naming the check that says why one is missing."""
+    the database side by side; CheckSkipped naming the check that says why one is missing
+    (the previous release's first, when both are)."""
     from checks.rollback.releases import migration_heads_at, previous_release_of
 
     async def release() -> tuple[str, frozenset[str]]:
@@ -232,7 +247,7 @@ async def _previous_release_and_database(
             _, previous = await previous_release_of(ctx)
         except CheckFailed as exc:
             raise CheckSkipped(
-                f"the previous release is unknown ({PREVIOUS_RELEASE}): {exc}"
+                f"the previous release is unknown ({PREVIOUS_RELEASE}): {_clause(exc)}", exc.hint
             ) from None
         if previous is None:
             raise CheckSkipped(f"there is no previous release to roll back to ({PREVIOUS_RELEASE})")
@@ -242,23 +257,31 @@ async def _previous_release_and_database(
         try:
             return await database_state(ctx)
         except DatabaseUnavailable as exc:
-            raise CheckSkipped(f"the database cannot be reached (db.reachable): {exc}") from None
+            raise CheckSkipped(
+                f"the database cannot be reached (db.reachable): {_clause(exc)}", exc.hint
+            ) from None
 
-    released, reached = asyncio.ensure_future(release()), asyncio.ensure_future(database())
-    try:
-        await asyncio.gather(released, reached)
-    finally:
-        for task in (released, reached):
-            task.cancel()  # the other one, when one failed: its answer no longer matters
-    previous, heads = released.result()
-    return previous, heads, reached.result()
+    released, reached = await asyncio.gather(release(), database(), return_exceptions=True)
+    if isinstance(released, BaseException):
+        raise released
+    if isinstance(reached, BaseException):
+        raise reached
+    previous, heads = released
+    return previous, heads, reached
 
 
-def _decided(
-    found: scripts.Scripts, previous: str, heads: frozenset[str], state: DatabaseState
+def _clause(exc: Exception) -> str:
+    """``exc``'s sentence without its full stop, to go inside another sentence."""
+    return str(exc).rstrip().rstrip(".")
+
+
+async def _decided(
+    ctx: CheckContext, previous: str, target: str, heads: frozenset[str], state: DatabaseState
 ) -> Outcome | Downgrade:
-    """What the scripts say of a rollback to ``previous`` (whose migration heads are
-    ``heads``): the downgrade to rehearse, or the outcome when there is none."""
+    """What the deployed scripts say of a rollback to ``previous`` (whose migration heads are
+    ``heads``, ``target`` the one to go down to): the downgrade to rehearse, or the outcome
+    when there is none."""
+    found = await loaded_scripts(ctx)
     if foreign := found.unknown(heads):
         return failed(
             f"{previous}'s migration head {revisions_text(foreign)} is not in the deployed "
@@ -280,7 +303,7 @@ def _decided(
             database=state.at,
         )
     try:
-        return resolve(found, state.revisions, next(iter(heads), BASE))
+        return resolve(found, state.revisions, target)
     except BadTarget as exc:
         return failed(f"No downgrade to {previous}: {exc}.", "Read `alembic history`.")
 

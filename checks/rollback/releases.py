@@ -15,7 +15,6 @@ name a program to run.
 from __future__ import annotations
 
 import ast
-import asyncio
 import configparser
 import os
 import re
@@ -34,7 +33,6 @@ SHORT_SHA = 7
 # (a status only reads; it must not take the index lock from the person at the terminal).
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
 GIT_OPTIONS = ("-c", "core.fsmonitor=false", "-c", "core.quotepath=off", "-c", "color.ui=false")
-CONCURRENT_SHOWS = 8  # git show of migration files, at a time
 NOT_A_CHECKOUT_HINT = (
     "Point TOOLBOX_APP_DIR (--app-dir) at the app's git clone, the one the release tags "
     "(v1.4.0, ...) are in."
@@ -79,11 +77,52 @@ class Repository:
         log: Callable[[str], None] | None = None,
         ok_codes: Sequence[int] = (0,),
         check: bool = True,
+        stdin: bytes | None = None,
+        decode_errors: str = "replace",
     ) -> Completed:
         """``git ARGS`` in :attr:`root`, stdout captured and stderr to ``log``; CheckFailed
         naming git's complaint if it exits with a status outside ``ok_codes`` (unless
-        ``check`` is false: then any status is the caller's to judge)."""
-        return await _git(self.root, args, log=log, ok_codes=ok_codes if check else None)
+        ``check`` is false: then any status is the caller's to judge). ``stdin`` and
+        ``decode_errors`` are :func:`~checks.subprocesses.run`'s."""
+        return await _git(
+            self.root,
+            args,
+            log=log,
+            ok_codes=ok_codes if check else None,
+            stdin=stdin,
+            decode_errors=decode_errors,
+        )
+
+    async def texts_at(self, commit: str, paths: Sequence[str]) -> list[str | None]:
+        """The text of each of ``paths`` as committed at ``commit`` (None for one that is not
+        there), all read by one ``git cat-file --batch``: one process, not one per file."""
+        _refuse_option(commit)
+        # The batch reads one object name a line: a path holding a newline is asked alone.
+        batched = [path for path in paths if "\n" not in path]
+        request = "".join(f"{commit}:{path}\n" for path in batched)
+        answer = await self.git(
+            "cat-file",
+            "--batch",
+            stdin=request.encode("utf-8", "surrogateescape"),
+            decode_errors="surrogateescape",  # kept byte for byte: the sizes count bytes
+        )
+        # Every byte as git wrote it: run() drops only the answer's last newline.
+        blobs = dict(
+            zip(
+                batched,
+                _batch_objects(answer.stdout.encode("utf-8", "surrogateescape"), len(batched)),
+                strict=True,
+            )
+        )
+        texts: list[str | None] = []
+        for path in paths:
+            if path in blobs:
+                blob = blobs[path]
+                texts.append(None if blob is None else blob.decode("utf-8", "replace"))
+            else:
+                shown = await self.git("show", f"{commit}:{path}", ok_codes=(0, 128))
+                texts.append(shown.stdout if shown.ok else None)
+        return texts
 
     async def head(self) -> str:
         """HEAD's full commit sha."""
@@ -192,12 +231,36 @@ class Repository:
         return name in result.stdout.split()
 
 
+def _batch_objects(answer: bytes, count: int) -> list[bytes | None]:
+    """The contents of each of the ``count`` objects in ``git cat-file --batch``'s answer:
+    ``<oid> <type> <size>``, a newline, the contents and a newline, or ``<name> missing``
+    (None). CheckFailed when the answer is not in that form."""
+    objects: list[bytes | None] = []
+    at = 0
+    for _ in range(count):
+        end = answer.find(b"\n", at)
+        end = len(answer) if end < 0 else end
+        line, at = answer[at:end], end + 1
+        header = line.split(b" ")
+        if header[-1] in (b"missing", b"ambiguous"):
+            objects.append(None)
+            continue
+        if len(header) != 3 or not header[2].isdigit():
+            raise CheckFailed(f"git cat-file answered {line[:80]!r}, not an object's size.")
+        size = int(header[2])
+        objects.append(answer[at : at + size])
+        at += size + 1
+    return objects
+
+
 async def _git(
     root: Path,
     args: Sequence[str],
     *,
     log: Callable[[str], None] | None = None,
     ok_codes: Sequence[int] | None = (0,),
+    stdin: bytes | None = None,
+    decode_errors: str = "replace",
 ) -> Completed:
     try:
         result = await run(
@@ -205,7 +268,9 @@ async def _git(
             env={**os.environ, **GIT_ENV},
             cwd=root,
             log=log,
+            stdin=stdin,
             capture_stdout=True,
+            decode_errors=decode_errors,
         )
     except FileNotFoundError:
         raise CheckFailed(
@@ -345,13 +410,7 @@ async def migration_heads_at(ctx: CheckContext, rev: str) -> frozenset[str]:
         for name in listed.stdout.split("\0")
         if name.strip() and PurePosixPath(name.strip()).suffix == ".py"
     ]
-    limit = asyncio.Semaphore(CONCURRENT_SHOWS)
-
-    async def show(name: str) -> _Revision | None:
-        async with limit:
-            shown = await repo.git("show", f"{commit}:{name.strip()}")
-        return parse_revision(shown.stdout)
-
-    revisions = [r for r in await asyncio.gather(*(show(n) for n in names)) if r is not None]
+    sources = await repo.texts_at(commit, [name.strip() for name in names])
+    revisions = [r for r in map(parse_revision, filter(None, sources)) if r is not None]
     downs = {down for r in revisions for down in r.down}
     return frozenset(r.id for r in revisions if r.id not in downs)

@@ -43,11 +43,13 @@ async def test_a_module_that_cannot_be_imported_raises_as_import_does() -> None:
 
 GATE = "toolbox_offloop_gate"
 SLOW, QUEUED = "toolbox_offloop_slow", "toolbox_offloop_queued"
+DEPENDENCY = "toolbox_offloop_dependency"  # SLOW imports it once its gate opens
 
 
 @pytest.fixture
 def gated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, threading.Event]]:
-    """Two modules whose import each waits for its own gate (an Event) to open."""
+    """Two modules whose import each waits for its own gate (an Event) to open; the first
+    then imports a third."""
     gates = {SLOW: threading.Event(), QUEUED: threading.Event()}
     gate_module = types.ModuleType(GATE)
     gate_module.GATES = gates  # type: ignore[attr-defined]
@@ -56,6 +58,9 @@ def gated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         (tmp_path / f"{name}.py").write_text(
             f"import {GATE}\n{GATE}.GATES[{name!r}].wait(30)\n", encoding="utf-8"
         )
+    with (tmp_path / f"{SLOW}.py").open("a", encoding="utf-8") as slow:
+        slow.write(f"import {DEPENDENCY}\n")
+    (tmp_path / f"{DEPENDENCY}.py").write_text("", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         yield gates
@@ -63,6 +68,7 @@ def gated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         for name, gate in gates.items():
             gate.set()  # never leave the shared import thread stuck
             sys.modules.pop(name, None)
+        sys.modules.pop(DEPENDENCY, None)
 
 
 async def test_a_module_being_imported_is_waited_for_not_the_queue_behind_it(
@@ -78,6 +84,22 @@ async def test_a_module_being_imported_is_waited_for_not_the_queue_behind_it(
     # Both callers of SLOW are answered while QUEUED's import still waits on its gate; the
     # deadline only keeps a regression from hanging the suite.
     await asyncio.wait_for(asyncio.gather(first, again), 20)
+    assert not queued.done()
+    gated[QUEUED].set()
+    await asyncio.wait_for(queued, 20)
+
+
+async def test_a_module_that_came_in_as_a_dependency_is_not_waited_for_in_the_queue(
+    gated: dict[str, threading.Event],
+) -> None:
+    first = asyncio.ensure_future(import_off_loop(SLOW))
+    while SLOW not in sys.modules:
+        await asyncio.sleep(0.001)
+    queued = asyncio.ensure_future(import_off_loop(QUEUED))
+    dependency = asyncio.ensure_future(import_off_loop(DEPENDENCY))  # queued behind QUEUED
+    await asyncio.sleep(0)
+    gated[SLOW].set()  # SLOW goes on, importing DEPENDENCY
+    await asyncio.wait_for(asyncio.gather(first, dependency), 20)
     assert not queued.done()
     gated[QUEUED].set()
     await asyncio.wait_for(queued, 20)

@@ -280,3 +280,15 @@ async def test_a_command_whose_awaited_input_fails_is_killed_and_the_failure_rai
         # It never reads its input and ignores SIGINT: only being killed ends it.
         await asyncio.wait_for(task, 30)
     assert not Path(f"/proc/{pids[0]}").exists()
+
+
+async def test_a_log_that_raises_ends_the_run_with_its_error_not_a_hang() -> None:
+    """The command writes more than a pipe holds after the first line the log refuses: it
+    is stopped, not left blocked on a pipe nobody reads."""
+
+    def log(line: str) -> None:
+        raise RuntimeError("the log is broken")
+
+    loud = "import sys\nfor _ in range(20000): print('x' * 60, file=sys.stderr)\n"
+    with pytest.raises(RuntimeError, match="the log is broken"):
+        await asyncio.wait_for(run([sys.executable, "-c", loud], log=log, interrupt_grace=1), 30)

@@ -4,7 +4,10 @@ them; a test may add v1.6.0 with a migration of its own)."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -249,6 +252,8 @@ async def test_an_unreachable_database_skips_it_naming_db_reachable(
         "Skipped: the database cannot be reached (db.reachable): The database "
         "'toolbox_no_such_database' does not exist"
     ), result.message
+    assert result.message.endswith(".") and not result.message.endswith(".."), result.message
+    assert result.hint == "Create it, or fix the database name in DATABASE_URL."
 
 
 async def test_an_app_directory_outside_git_skips_it_naming_previous_release(
@@ -260,33 +265,57 @@ async def test_an_app_directory_outside_git_skips_it_naming_previous_release(
     assert result.message.startswith(
         "Skipped: the previous release is unknown (rollback.previous-release): "
     ), result.message
-    assert "is not a git checkout" in result.message
+    assert "is not a git checkout" in result.message and not result.message.endswith("..")
+    assert result.hint.startswith("Point TOOLBOX_APP_DIR (--app-dir) at the app's git clone")
 
 
-def rehearsal_processes() -> list[str]:
-    """The pids of alembic processes started for a rehearsal that are still running."""
+def rehearsal_processes(parent: int) -> list[int]:
+    """The pids of ``parent``'s children that are alembic processes started for a rehearsal
+    (their command line holds the step mark)."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if STEP_MARK.encode() in cmdline.read_bytes():
-                found.append(cmdline.parent.name)
-        except OSError:
+            # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces and parens.
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == parent and STEP_MARK.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
             continue  # it ended while we looked
     return found
 
 
-async def test_a_scratch_copy_that_cannot_be_made_fails_and_leaves_nothing_behind(
+# A pg_dump that fails, once alembic's process has started beside it (a sibling: both are
+# the test process's children), or saying that it never did.
+FAILS_BESIDE_ALEMBIC = """#!{python}
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_database_rollback_helpers import rehearsal_processes
+import os
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    if rehearsal_processes(os.getppid()):
+        sys.exit("pg_dump: error: permission denied")
+    time.sleep(0.01)
+sys.exit("pg_dump: error: no alembic process started beside the copy")
+"""
+
+
+async def test_a_scratch_copy_that_cannot_be_made_fails_and_ends_alembics_process(
     make_context: MakeContext,
     database: str,
     v15: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """alembic's process starts beside the copy; the copy failing ends it, unused."""
+    """alembic's process starts while the copy is made; the copy failing ends it unused."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    (bin_dir / "test_database_rollback_helpers.py").write_text(
+        f"from pathlib import Path\nSTEP_MARK = {STEP_MARK!r}\n\n"
+        + inspect.getsource(rehearsal_processes)
+    )
     pg_dump = bin_dir / "pg_dump"
-    pg_dump.write_text("#!/bin/sh\necho 'pg_dump: error: permission denied' >&2\nexit 1\n")
+    pg_dump.write_text(FAILS_BESIDE_ALEMBIC.format(python=sys.executable, tests=str(bin_dir)))
     pg_dump.chmod(0o755)
     monkeypatch.setenv("TOOLBOX_PG_BIN", str(bin_dir))
     await migrate(v15, database, "upgrade", "head")
@@ -299,8 +328,22 @@ async def test_a_scratch_copy_that_cannot_be_made_fails_and_leaves_nothing_behin
     )
     assert not [line for line in log if line.startswith("── ")], log  # no step ran
     assert await scratch_databases(database) == 0
-    assert rehearsal_processes() == []
+    assert rehearsal_processes(os.getpid()) == []
     assert await version(database) == REGION_REVISION
+
+
+async def test_a_database_on_several_branches_has_no_downgrade(
+    make_context: MakeContext, database: str, v15: Path, tmp_path: Path
+) -> None:
+    await migrate(v15, database, "upgrade", "head")
+    await execute(database, f"INSERT INTO alembic_version VALUES ('{V14_HEAD}')")
+    log: list[str] = []
+    result = await run_check(on(make_context, database, v15, tmp_path), DOWNGRADES, log)
+    assert result.status is Status.FAIL
+    assert result.message.startswith(
+        "No downgrade to v1.4.0: the database is on several branches"
+    ), result.message
+    assert not [line for line in log if "scratch database" in line], log
 
 
 def previous_head_dropped(app: Path) -> Path:
@@ -351,6 +394,7 @@ async def test_no_single_downgrade_target_at_the_previous_release_fails(
     assert result.status is Status.FAIL
     assert result.message == message
     assert hint in result.hint
+    assert await scratch_databases(database) == 0
 
 
 # -- rollback.database-backup -------------------------------------------------------------------

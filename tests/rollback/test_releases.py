@@ -102,6 +102,28 @@ async def test_migration_heads_as_each_release_committed_them(app: Path) -> None
     assert not (app / "alembic/versions/0003_roblox_environment_region.py").exists()
 
 
+async def test_files_at_a_commit_are_read_back_as_committed(app: Path) -> None:
+    """Sizes count bytes: CRLF endings, bytes that are not UTF-8, a last line without a
+    newline and a file ending in blank lines all come back as committed; a path that is not
+    there is None; names with a space or a newline are read too."""
+    files = {
+        "crlf.py": b"revision = 'a'\r\ndown_revision = None\r\n",
+        "latin1 name.py": b"# caf\xe9\nrevision = 'b'",
+        "blank.py": b"revision = 'c'\n\n\n",
+        "new\nline.py": b"revision = 'd'",  # asked alone: the batch reads a name a line
+    }
+    for name, data in files.items():
+        (app / name).write_bytes(data)
+    git(app, "add", "--all")
+    git(app, "commit", "-q", "-m", "Files to read back")
+    repo = await repo_of(app)
+    head = await repo.head()
+
+    texts = await repo.texts_at(head, [*files, "no_such_file.py"])
+
+    assert texts == [data.decode("utf-8", "replace") for data in files.values()] + [None]
+
+
 def test_revision_files_are_read_with_or_without_annotations_and_with_merges() -> None:
     merge = 'revision = "m1"\ndown_revision = ("a", "b")\n'
     annotated = 'revision: str = "x"\ndown_revision: str | None = None\n'
