@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmarks.keypress import checks_finished
 from benchmarks.screen import Screen, background
 
 CSI = "\x1b["
@@ -92,3 +93,11 @@ def test_background_reads_every_colour_form() -> None:
 def test_a_rows_background_is_the_one_most_of_it_has() -> None:
     screen = fed(f"{CSI}48;5;25m" + " " * 15 + f"{CSI}0m{CSI}1;48;5;203mFAIL", width=20)
     assert screen.row_background(0) == "5;25"
+
+
+def test_keys_wait_for_a_summary_with_results_and_nothing_running() -> None:
+
+    assert not checks_finished(fed(" toolbox-tui", width=60))  # checks not registered yet
+    assert not checks_finished(fed(" toolbox-tui  4 pass  running 62", width=60))
+    assert checks_finished(fed(" toolbox-tui  16 fail 2 warn 30 pass", width=60))
+    assert checks_finished(fed(" 3 fail  4 warn  20 pass  1 manual", width=60))  # the anchor
