@@ -96,7 +96,6 @@ def test_a_rows_background_is_the_one_most_of_it_has() -> None:
 
 
 def test_keys_wait_for_a_summary_with_results_and_nothing_running() -> None:
-
     assert not checks_finished(fed(" toolbox-tui", width=60))  # checks not registered yet
     assert not checks_finished(fed(" toolbox-tui  4 pass  running 62", width=60))
     assert checks_finished(fed(" toolbox-tui  16 fail 2 warn 30 pass", width=60))
