@@ -94,6 +94,10 @@ class Board:
         tally = Counter(r.status for r in self.results.values())
         return {status: tally.get(status, 0) for status in STATUS_ORDER}
 
+    def waived(self) -> int:
+        """How many of the results are waived (each is also counted under its status)."""
+        return sum(1 for r in self.results.values() if r.waived)
+
     def pane_status(self, pane: str) -> Status | None:
         """The worst status in ``pane``, or None when nothing there has finished."""
         statuses = [r.status for r in self.results.values() if r.pane == pane]

@@ -88,8 +88,14 @@ def test_a_narrow_summary_keeps_read_only_and_the_counts_and_drops_the_name() ->
     assert narrow.endswith("running 3") and len(narrow) <= 58
 
 
+def test_the_summary_says_how_many_of_its_counts_are_waived() -> None:
+    summary = Summary({Status.FAIL: 8, Status.PASS: 78}, total=86, waived=2)
+    assert summary_text(summary, 80).plain == "toolbox-tui  8 fail 78 pass; 2 waived"
+    assert "waived" not in summary_text(Summary({Status.FAIL: 8}, total=8), 80).plain
+
+
 def test_without_colour_the_summary_and_progress_carry_no_colour() -> None:
-    summary = Summary({Status.FAIL: 1, Status.SKIP: 1}, running=1, total=3)
+    summary = Summary({Status.FAIL: 1, Status.SKIP: 1}, running=1, total=3, waived=1)
     fixing = RunningAction("db.upgrade", "Upgrade", True, time.monotonic(), "db.x", "line")
     for text in (summary_text(summary, 80, colour=False), fix_progress(fixing, colour=False)):
         for span in text.spans:

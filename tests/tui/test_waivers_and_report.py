@@ -16,6 +16,7 @@ from toolbox_tui.app import ToolboxApp, make_app
 from toolbox_tui.screens.detail import CheckDetailScreen
 from toolbox_tui.widgets.check_table import CheckTable
 from toolbox_tui.widgets.status import QUIET_LOOK, STATUS_LOOKS
+from toolbox_tui.widgets.summary_bar import SummaryBar, summary_text
 
 RED_BLOCK = STATUS_LOOKS[Status.FAIL].coloured.split(" on ")[1]  # "#ff5555"
 WAIVER = """\
@@ -52,6 +53,10 @@ async def test_a_waived_row_is_greyed_and_marked_never_hidden(
         alarm = [f for f in fails if f.bgcolor is not None and f.bgcolor.name == RED_BLOCK]
         quiet = [f for f in fails if f.color is not None and f.color.name == QUIET_LOOK.coloured]
         assert len(alarm) == 1 and len(quiet) == 1 and not quiet[0].reverse
+        # The bar on top counts both failures, and says one of them is accepted.
+        bar = app.screen.query_one(SummaryBar)
+        assert summary_text(bar.summary, 80).plain.startswith("toolbox-tui  2 fail")
+        assert "; 1 waived" in "".join(s.text for s in segments(app))
 
 
 async def test_without_colour_the_word_waived_still_tells_it(

@@ -145,6 +145,7 @@ class DashboardScreen(Screen[None]):
             len(self.board.specs),
             self.read_only,
             self.board.action,
+            self.board.waived(),
         )
 
     def _update_tabs(self) -> None:

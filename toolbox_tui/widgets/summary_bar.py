@@ -1,5 +1,5 @@
-"""The one-line bar on top: counts per status, what is running, read-only mode, and a fix in
-progress with its elapsed time and latest log line.
+"""The one-line bar on top: counts per status (and how many are waived), what is running,
+read-only mode, and a fix in progress with its elapsed time and latest log line.
 
 It fits its line: READ-ONLY and the counts come first, and the program's name is left out
 when there is no room for it; a long log line ends in an ellipsis.
@@ -30,6 +30,8 @@ class Summary:
     total: int = 0
     read_only: bool = False
     fixing: RunningAction | None = None
+    waived: int = 0
+    """Results among the counts that a waiver accepts: "8 fail" alone would overstate them."""
 
 
 class SummaryBar(Widget):
@@ -50,8 +52,9 @@ class SummaryBar(Widget):
         total: int,
         read_only: bool,
         fixing: RunningAction | None = None,
+        waived: int = 0,
     ) -> None:
-        self.summary = Summary(counts, running, total, read_only, fixing)
+        self.summary = Summary(counts, running, total, read_only, fixing, waived)
         self.refresh()
 
     def render(self) -> Text:
@@ -72,6 +75,9 @@ def summary_text(summary: Summary, width: int, colour: bool = True) -> Text:
         if n:
             text.append(" ")
             text.append(f"{n} {status.value}", style=status_style(status, colour))
+    if summary.waived:
+        # As the reports say it ("2 fail, 30 pass; 1 waived"): counted, and accepted.
+        text.append(f"; {summary.waived} waived", style=QUIET_LOOK.style(colour))
     done = sum(summary.counts.values())
     if summary.running:
         text.append(f"  running {summary.running}", style=RUNNING_LOOK.style(colour))
