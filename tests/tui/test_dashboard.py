@@ -18,6 +18,7 @@ from toolbox_tui.app import make_app
 from toolbox_tui.screens.detail import CheckDetailScreen
 from toolbox_tui.screens.help import HelpScreen
 from toolbox_tui.widgets.check_table import CheckTable
+from toolbox_tui.widgets.pane_view import PaneView
 
 
 async def test_results_fill_the_tables_and_summary(app) -> None:  # type: ignore[no-untyped-def]
@@ -29,6 +30,29 @@ async def test_results_fill_the_tables_and_summary(app) -> None:  # type: ignore
         assert table.row_count == 3
         summary = str(app.screen.query_one("SummaryBar").render())
         assert "2 fail" in summary and "1 warn" in summary and "1 pass" in summary
+
+
+async def test_a_burst_of_results_draws_each_pane_once(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Dozens of results arrive together at the start of a run: each pane they touch is
+    drawn once after them, not once per result, and shows the last of them."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        drawn: list[str] = []
+        show_rows = PaneView.show_rows
+
+        def counted(view: PaneView, rows, needle: str = "") -> None:  # type: ignore[no-untyped-def]
+            drawn.append(view.id or "")
+            show_rows(view, rows, needle)
+
+        monkeypatch.setattr(PaneView, "show_rows", counted)
+        for _ in range(20):
+            app.dashboard.refresh_check("env.good")
+            app.dashboard.refresh_check("health.api")
+        await pilot.pause()
+        assert sorted(drawn) == ["view-environment", "view-health"]
+        assert app.screen.query_one("#table-environment", DataTable).row_count == 3
 
 
 async def test_number_keys_switch_panes(app) -> None:  # type: ignore[no-untyped-def]

@@ -67,6 +67,8 @@ class DashboardScreen(Screen[None]):
         self._chosen_pane = PANES[0].id
         """The pane last asked for (a key, a click), shown again once the panes are mounted."""
         self._all_mounted = False
+        self._stale_panes: set[str] = set()
+        """Panes with results not drawn yet (see refresh_check)."""
 
     def compose(self) -> ComposeResult:
         yield SummaryBar()
@@ -133,8 +135,19 @@ class DashboardScreen(Screen[None]):
         spec = self.board.specs.get(check_id)
         if spec is None:
             return
-        # A new status may move the row (worst first), so the pane is redrawn whole.
-        self._draw_pane(spec.pane)
+        # Results come in bursts: dozens finish together at the start of a run, each as a
+        # message to the app. The panes they touched are drawn once, after the messages
+        # already waiting, so that a key pressed meanwhile is not queued behind a redraw
+        # per result.
+        if not self._stale_panes:
+            self.app.call_later(self._draw_stale)
+        self._stale_panes.add(spec.pane)
+
+    def _draw_stale(self) -> None:
+        panes, self._stale_panes = self._stale_panes, set()
+        # A new status may move a row (worst first), so each pane is redrawn whole.
+        for pane_id in panes:
+            self._draw_pane(pane_id)
         self._update_tabs()
         self.refresh_summary()
 
