@@ -247,7 +247,8 @@ async def _previous_release_and_database(
             _, previous = await previous_release_of(ctx)
         except CheckFailed as exc:
             raise CheckSkipped(
-                f"the previous release is unknown ({PREVIOUS_RELEASE}): {_clause(exc)}", exc.hint
+                f"the previous release is unknown ({PREVIOUS_RELEASE}): {str(exc).rstrip('.')}",
+                exc.hint,
             ) from None
         if previous is None:
             raise CheckSkipped(f"there is no previous release to roll back to ({PREVIOUS_RELEASE})")
@@ -258,7 +259,7 @@ async def _previous_release_and_database(
             return await database_state(ctx)
         except DatabaseUnavailable as exc:
             raise CheckSkipped(
-                f"the database cannot be reached (db.reachable): {_clause(exc)}", exc.hint
+                f"the database cannot be reached (db.reachable): {str(exc).rstrip('.')}", exc.hint
             ) from None
 
     released, reached = await asyncio.gather(release(), database(), return_exceptions=True)
@@ -268,11 +269,6 @@ async def _previous_release_and_database(
         raise reached
     previous, heads = released
     return previous, heads, reached
-
-
-def _clause(exc: Exception) -> str:
-    """``exc``'s sentence without its full stop, to go inside another sentence."""
-    return str(exc).rstrip().rstrip(".")
 
 
 async def _decided(

@@ -53,10 +53,12 @@ def gated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     gates = {SLOW: threading.Event(), QUEUED: threading.Event()}
     gate_module = types.ModuleType(GATE)
     gate_module.GATES = gates  # type: ignore[attr-defined]
+    gate_module.STARTED = {name: threading.Event() for name in gates}  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, GATE, gate_module)
     for name in gates:
         (tmp_path / f"{name}.py").write_text(
-            f"import {GATE}\n{GATE}.GATES[{name!r}].wait(30)\n", encoding="utf-8"
+            f"import {GATE}\n{GATE}.STARTED[{name!r}].set()\n{GATE}.GATES[{name!r}].wait(30)\n",
+            encoding="utf-8",
         )
     with (tmp_path / f"{SLOW}.py").open("a", encoding="utf-8") as slow:
         slow.write(f"import {DEPENDENCY}\n")
@@ -71,15 +73,21 @@ def gated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         sys.modules.pop(DEPENDENCY, None)
 
 
+async def importing(name: str) -> None:
+    """Until the import thread has started importing ``name`` (the deadline only keeps a
+    regression from hanging the suite)."""
+    started = sys.modules[GATE].STARTED[name]  # type: ignore[attr-defined]
+    assert await asyncio.to_thread(started.wait, 20)
+
+
 async def test_a_module_being_imported_is_waited_for_not_the_queue_behind_it(
     gated: dict[str, threading.Event],
 ) -> None:
     first = asyncio.ensure_future(import_off_loop(SLOW))
-    while SLOW not in sys.modules:  # the import thread has started on it
-        await asyncio.sleep(0.001)
+    await importing(SLOW)
     queued = asyncio.ensure_future(import_off_loop(QUEUED))
     again = asyncio.ensure_future(import_off_loop(SLOW))  # a second check asks meanwhile
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # a yield, not a wait: the requests above reach the queue
     gated[SLOW].set()
     # Both callers of SLOW are answered while QUEUED's import still waits on its gate; the
     # deadline only keeps a regression from hanging the suite.
@@ -93,11 +101,10 @@ async def test_a_module_that_came_in_as_a_dependency_is_not_waited_for_in_the_qu
     gated: dict[str, threading.Event],
 ) -> None:
     first = asyncio.ensure_future(import_off_loop(SLOW))
-    while SLOW not in sys.modules:
-        await asyncio.sleep(0.001)
+    await importing(SLOW)
     queued = asyncio.ensure_future(import_off_loop(QUEUED))
     dependency = asyncio.ensure_future(import_off_loop(DEPENDENCY))  # queued behind QUEUED
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # a yield, not a wait: the requests above reach the queue
     gated[SLOW].set()  # SLOW goes on, importing DEPENDENCY
     await asyncio.wait_for(asyncio.gather(first, dependency), 20)
     assert not queued.done()

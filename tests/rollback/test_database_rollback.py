@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from checks import audit
-from checks.core import Status, registry
+from checks.core import CheckResult, Status, registry
 from checks.migrations.alembic_cli import STEP_MARK
 from checks.migrations.backups import manifest_path, read_manifest
 from checks.rollback.database import DOWNGRADE_ID
@@ -131,6 +131,15 @@ async def scratch_databases(url: str) -> object:
     return await fetchval(url, query)
 
 
+async def downgrades_of_v160(
+    make_context: MakeContext, database: str, tmp_path: Path, revision: str
+) -> CheckResult:
+    """rollback.downgrades on a database upgraded to a v1.6.0 that adds ``revision``."""
+    ini = app_at(tmp_path / "app", revision)
+    await migrate(ini, database, "upgrade", "head")
+    return await run_check(on(make_context, database, ini, tmp_path), DOWNGRADES)
+
+
 # -- rollback.downgrades ----------------------------------------------------------------------
 
 
@@ -187,9 +196,7 @@ async def test_nothing_to_undo_at_the_previous_release(
 async def test_a_failing_downgrade_fails_naming_its_revision_and_statement(
     make_context: MakeContext, database: str, tmp_path: Path
 ) -> None:
-    ini = app_at(tmp_path / "app", BROKEN_DOWN)
-    await migrate(ini, database, "upgrade", "head")
-    result = await run_check(on(make_context, database, ini, tmp_path), DOWNGRADES)
+    result = await downgrades_of_v160(make_context, database, tmp_path, BROKEN_DOWN)
 
     assert result.status is Status.FAIL
     assert result.message == (
@@ -203,9 +210,7 @@ async def test_a_failing_downgrade_fails_naming_its_revision_and_statement(
 async def test_a_downgrade_that_leaves_something_behind_fails(
     make_context: MakeContext, database: str, tmp_path: Path
 ) -> None:
-    ini = app_at(tmp_path / "app", ONE_WAY)
-    await migrate(ini, database, "upgrade", "head")
-    result = await run_check(on(make_context, database, ini, tmp_path), DOWNGRADES)
+    result = await downgrades_of_v160(make_context, database, tmp_path, ONE_WAY)
 
     assert result.status is Status.FAIL
     assert result.message.startswith(
@@ -218,9 +223,7 @@ async def test_a_downgrade_that_leaves_something_behind_fails(
 async def test_a_downgrade_that_ends_the_process_fails_saying_so(
     make_context: MakeContext, database: str, tmp_path: Path
 ) -> None:
-    ini = app_at(tmp_path / "app", EXITS)
-    await migrate(ini, database, "upgrade", "head")
-    result = await run_check(on(make_context, database, ini, tmp_path), DOWNGRADES)
+    result = await downgrades_of_v160(make_context, database, tmp_path, EXITS)
 
     assert result.status is Status.FAIL
     assert result.message.startswith(

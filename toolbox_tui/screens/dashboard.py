@@ -7,7 +7,7 @@ status can move rows). Tab labels shrink to fit a narrow terminal, the active on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -126,8 +126,12 @@ class DashboardScreen(Screen[None]):
                 view.set_check_count(count)
 
     def redraw(self) -> None:
-        for pane in PANES:
-            self._draw_pane(pane.id)
+        self._draw(pane.id for pane in PANES)
+
+    def _draw(self, pane_ids: Iterable[str]) -> None:
+        # A new status may move a row (worst first), so each pane is redrawn whole.
+        for pane_id in pane_ids:
+            self._draw_pane(pane_id)
         self._update_tabs()
         self.refresh_summary()
 
@@ -145,11 +149,7 @@ class DashboardScreen(Screen[None]):
 
     def _draw_stale(self) -> None:
         panes, self._stale_panes = self._stale_panes, set()
-        # A new status may move a row (worst first), so each pane is redrawn whole.
-        for pane_id in panes:
-            self._draw_pane(pane_id)
-        self._update_tabs()
-        self.refresh_summary()
+        self._draw(panes)
 
     def refresh_summary(self) -> None:
         self.query_one(SummaryBar).show(
