@@ -24,8 +24,8 @@ from benchmarks.figures import Figure, Spread, compared
 from benchmarks.pty_process import run_to_exit
 from checks.core import CheckResult, Status
 from checks.envfile import parse_env_text
+from checks.events import Finished, Log
 from checks.redact import Redactor
-from checks.runner import Finished, Log
 from toolbox_tui.sandbox.demo import demo_env_text, write_demo
 
 PAIRS = 5

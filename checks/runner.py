@@ -15,7 +15,7 @@ import time
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from checks import audit
 from checks.context import CheckContext
@@ -32,44 +32,9 @@ from checks.core import (
     Status,
     refused_plan,
 )
+from checks.events import ActionDone, Event, Finished, Log, Started
 from checks.memo import RunMemo
 from checks.waivers import waive
-
-
-@dataclass(frozen=True)
-class Started:
-    check_id: str
-
-
-@dataclass(frozen=True)
-class Log:
-    """A line of a check's or an action's live log; ``source`` is its id."""
-
-    source: str
-    line: str
-
-
-@dataclass(frozen=True)
-class Finished:
-    result: CheckResult
-
-
-@dataclass(frozen=True)
-class ActionDone:
-    action_id: str
-    outcome: str  # "ok", "failed", "refused", "dry-run", "cancelled" ("started" in the audit)
-    message: str
-    changes: tuple[str, ...] = ()
-    """What the action changed, in order; an interrupted action's record lists them."""
-    audited: bool = field(default=False, compare=False)
-    """A refusal worth an audit line: someone tried to run it (not dry-run or read-only)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in ("ok", "dry-run")
-
-
-Event = Started | Log | Finished | ActionDone
 
 
 async def run_checks(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIterator[Event]:

@@ -21,19 +21,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from checks.context import CheckContext
 from checks.core import PANES, Action, CheckSpec, Registry
-from checks.runner import (
-    ActionDone,
-    Event,
-    Finished,
-    Log,
-    Started,
-    build_plan,
-    run_checks,
-    shown,
-)
-from checks.runner import run_action as run_engine_action
+from checks.events import ActionDone, Event, Finished, Log, Started
 from toolbox_tui.board import Board, RunningAction
 from toolbox_tui.commands import palette_commands
 from toolbox_tui.long_lived import freeze_long_lived
@@ -48,6 +37,8 @@ from toolbox_tui.screens.dashboard import DashboardScreen
 from toolbox_tui.widgets.status import duration_text
 
 if TYPE_CHECKING:
+    from checks.context import CheckContext
+
     # The screens pushed over the dashboard are imported when first opened (see
     # ``_is_open``): the first frame needs only the dashboard.
     from toolbox_tui.screens.detail import CheckDetailScreen
@@ -73,7 +64,15 @@ def check_group(check_id: str) -> str:
 TICK_SECONDS = 0.5  # how often a running fix's elapsed time is redrawn
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
-CheckRunner = Callable[[Sequence[CheckSpec], CheckContext], AsyncIterator[Event]]
+CheckRunner = Callable[[Sequence[CheckSpec], "CheckContext"], AsyncIterator[Event]]
+
+
+def run_checks(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIterator[Event]:
+    """The engine's run: imported with the first run, as the settings are, not before the
+    first frame (the engine and the settings' modules cost it ~30 ms)."""
+    from checks.runner import run_checks as engine_run
+
+    return engine_run(specs, ctx)
 
 
 class ToolboxApp(App[None]):
@@ -113,8 +112,8 @@ class ToolboxApp(App[None]):
         the screen (importing the panes' check modules costs ~0.12 s, reading the settings
         ~0.1 s of pydantic), and the checks start when they return."""
         super().__init__()
-        self._ctx: CheckContext | None = ctx if isinstance(ctx, CheckContext) else None
-        self._load_context = None if isinstance(ctx, CheckContext) else ctx
+        self._ctx: CheckContext | None = None if callable(ctx) else ctx
+        self._load_context = ctx if callable(ctx) else None
         self.load_error: Exception | None = None
         """Why the deployment could not be loaded (the dashboard then closes at once)."""
         self._load_registry = None if isinstance(registry, Registry) else registry
@@ -429,6 +428,8 @@ class ToolboxApp(App[None]):
 
     @work(group=ACTION_GROUP, exit_on_error=False)
     async def confirm_and_run(self, action: Action, check_id: str | None) -> None:
+        from checks.runner import build_plan, shown
+        from checks.runner import run_action as run_engine_action
         from toolbox_tui.screens.confirm import ConfirmActionScreen
 
         planned = await build_plan(action, self.ctx)

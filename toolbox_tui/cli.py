@@ -333,11 +333,13 @@ def _dashboard(
     _require_terminal()
     from checks.context import CheckContext
     from toolbox_tui.app import make_app
+    from toolbox_tui.long_lived import freeze_start_up
 
     def context() -> CheckContext:
         return CheckContext.create(config() if callable(config) else config)
 
     app = make_app(context, registry, handle_signals=True)
+    freeze_start_up()
     app.run()
     if app.load_error is not None:
         raise app.load_error  # bad settings: exit 2 with the message, as for any command

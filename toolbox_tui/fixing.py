@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from checks import audit
 from checks.context import CheckContext
 from checks.core import Action
-from checks.runner import ActionDone, Log, run_action
+from checks.events import ActionDone, Log
+from checks.runner import run_action
 from toolbox_tui.console import say
 from toolbox_tui.reporters import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 

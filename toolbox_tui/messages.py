@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from checks.core import CheckResult
-from checks.runner import ActionDone
+from checks.events import ActionDone
 
 
 class CheckStarted(Message):

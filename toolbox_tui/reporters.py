@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from checks.core import PANE_IDS, PANES, STATUS_ORDER, CheckResult, Status
 from checks.verdicts import blocks
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 REPORT_VERSION = 2  # 2: "waived" (a count) and each result's "waiver"
 
@@ -155,6 +158,9 @@ def _xml_safe(text: str) -> str:
 
 def to_junit(report: Report) -> str:
     """One ``<testsuite>`` per pane, one ``<testcase>`` per check (fail/error/skip as such)."""
+    # Imported here: every command, the dashboard too, imports this module; JUnit is rare.
+    import xml.etree.ElementTree as ET
+
     counted = Counter(r.status for r in report.results if not r.waived)
     root = ET.Element(
         "testsuites",
@@ -189,6 +195,8 @@ def to_junit(report: Report) -> str:
 
 
 def _add_testcase(suite: ET.Element, result: CheckResult) -> None:
+    import xml.etree.ElementTree as ET
+
     case = ET.SubElement(
         suite,
         "testcase",

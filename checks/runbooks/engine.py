@@ -18,6 +18,7 @@ from checks import audit, catalog
 from checks.context import CheckContext
 from checks.core import CheckResult, Plan, Status
 from checks.core import plan as make_plan
+from checks.events import ActionDone, Event, Finished, Log
 from checks.runbooks import journal, steps
 from checks.runbooks.lock import runbook_lock
 from checks.runbooks.model import (
@@ -33,15 +34,7 @@ from checks.runbooks.model import (
     StepState,
     StepStatus,
 )
-from checks.runner import (
-    ActionDone,
-    Event,
-    Finished,
-    Log,
-    build_plan,
-    run_action,
-    run_checks,
-)
+from checks.runner import build_plan, run_action, run_checks
 from checks.verdicts import at_level, blocks
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from fake_deployment import Deployment, RunAction, RunCheck, collect_action, col
 
 from checks.context import CheckContext
 from checks.core import CheckResult
-from checks.runner import Event
+from checks.events import Event
 
 
 @pytest.fixture

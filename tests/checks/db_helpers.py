@@ -7,9 +7,10 @@ from pathlib import Path
 import asyncpg
 
 from checks.core import CheckResult, registry
+from checks.events import Finished, Log
 from checks.migrations.alembic_cli import alembic
 from checks.postgres import parse_database_url
-from checks.runner import Finished, Log, run_checks
+from checks.runner import run_checks
 from tests.conftest import MakeContext
 
 ROOT = Path(__file__).resolve().parents[2]

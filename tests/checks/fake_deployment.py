@@ -22,7 +22,8 @@ from cryptography.fernet import Fernet
 from checks import catalog
 from checks.context import CheckContext
 from checks.core import CheckResult, registry
-from checks.runner import Event, Finished, run_action, run_checks
+from checks.events import Event, Finished
+from checks.runner import run_action, run_checks
 from checks.settings import ToolboxConfig
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -9,8 +9,9 @@ from fake_deployment import NOW, Deployment, RunCheck, supabase_key
 from checks.checklist import CHECKLIST
 from checks.context import CheckContext
 from checks.core import CheckResult, Status, registry
+from checks.events import Finished
 from checks.redact import Redactor
-from checks.runner import Finished, run_checks
+from checks.runner import run_checks
 from checks.settings import ENV_GROUPS, ENV_VARS, DeploymentEnv
 
 ENV_CHECKS = [spec for spec in registry.checks.values() if spec.id.startswith("env.")]

@@ -8,7 +8,7 @@ from fake_deployment import Deployment, RunAction, RunCheck, collect_check, env_
 
 from checks import audit
 from checks.core import Status
-from checks.runner import ActionDone, Event, Finished, Log
+from checks.events import ActionDone, Event, Finished, Log
 from checks.settings import env_file_mode
 
 

@@ -15,7 +15,7 @@ from checks import audit
 from checks.core import Status
 from checks.environment.encryption import format_timestamp
 from checks.environment.signing import weakness
-from checks.runner import ActionDone, Event, Log
+from checks.events import ActionDone, Event, Log
 from checks.settings import DeploymentEnv, env_file_mode
 
 KEYS = [

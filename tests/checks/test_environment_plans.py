@@ -16,7 +16,8 @@ from fake_deployment import NOW, Deployment
 from checks import audit, envfile
 from checks.core import registry
 from checks.environment.encryption import format_timestamp
-from checks.runner import ActionDone, Log, build_plan, run_action, shown
+from checks.events import ActionDone, Log
+from checks.runner import build_plan, run_action, shown
 from checks.settings import DeploymentEnv
 
 

@@ -12,9 +12,10 @@ import pytest
 
 from checks import audit
 from checks.core import Status, registry
+from checks.events import ActionDone, Log
 from checks.migrations import db_lock, pg_tools
 from checks.migrations.backups import manifest_path, read_manifest
-from checks.runner import ActionDone, Log, build_plan, run_action
+from checks.runner import build_plan, run_action
 from tests.checks.db_helpers import (
     ALEMBIC_INI,
     broken_revision,

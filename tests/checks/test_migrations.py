@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from checks.core import Status, registry
-from checks.runner import ActionDone, Finished, Log, run_action, run_checks
+from checks.events import ActionDone, Finished, Log
+from checks.runner import run_action, run_checks
 from checks.urls import parse_url
 from tests.checks.db_helpers import (
     ALEMBIC_INI,

@@ -13,7 +13,8 @@ import pytest
 import checks.integrations  # noqa: F401  (registers the pane's checks and actions)
 from checks.context import CheckContext
 from checks.core import CheckResult, Status, registry
-from checks.runner import ActionDone, Log, run_action
+from checks.events import ActionDone, Log
+from checks.runner import run_action
 from tests.checks.db_helpers import run_check
 from tests.conftest import MakeContext
 from tests.sandbox_fixtures import PUSHER_APP

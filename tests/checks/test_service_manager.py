@@ -16,7 +16,8 @@ import checks.rollback  # noqa: F401  (registers rollback.services-known)
 import checks.service_manager as service_manager
 from checks.context import CheckContext
 from checks.core import CheckResult, Status, registry
-from checks.runner import ActionDone, Finished, Log, run_action, run_checks
+from checks.events import ActionDone, Finished, Log
+from checks.runner import run_action, run_checks
 from tests.checks.db_helpers import run_check
 from tests.conftest import MakeContext
 from toolbox_tui.sandbox.reference_app import ReferenceAppSettings

@@ -25,10 +25,11 @@ import pytest
 import checks.integrations  # noqa: F401  (registers the pane's checks and actions)
 from checks.context import CheckContext
 from checks.core import CheckResult, Status, registry
+from checks.events import ActionDone
 from checks.integrations.vault_client import call, new_client, vault_address
 from checks.memo import RunMemo
 from checks.net import run_tls_context
-from checks.runner import ActionDone, build_plan, run_action
+from checks.runner import build_plan, run_action
 from tests.checks.db_helpers import run_check
 from tests.conftest import MakeContext
 from tests.web_servers import silent_port, unanswered_port

@@ -8,7 +8,8 @@ import pytest
 
 from checks import audit
 from checks.core import Action, ActionFailed, ActionRefused, plan, refused_plan
-from checks.runner import ActionDone, Log, run_action
+from checks.events import ActionDone, Log
+from checks.runner import run_action
 from tests.conftest import MakeContext
 
 

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from checks import catalog
 from checks.context import CheckContext
 from checks.core import CheckResult, Status
+from checks.events import Finished
 from checks.redact import Redactor
-from checks.runner import Finished, run_checks
+from checks.runner import run_checks
 from checks.settings import ENV_VARS, DeploymentEnv, ToolboxConfig
 from toolbox_tui.reporters import FORMATTERS, Report
 

@@ -163,6 +163,15 @@ def test_the_app_imports_no_secondary_screen_until_one_opens() -> None:
     assert "toolbox_tui.screens.dashboard" in loaded
 
 
+def test_the_first_frame_waits_for_neither_the_engine_nor_the_settings() -> None:
+    # What the dashboard imports before its first frame: the command line and the app. The
+    # engine and the settings' modules load with the first run, after the frame.
+    loaded = modules_after("import json, sys\nimport toolbox_tui.cli, toolbox_tui.app")
+    later = {"checks.runner", "checks.context", "checks.settings", "checks.envfile", "checks.watch"}
+    assert later & loaded == set()
+    assert families(loaded, ("dotenv", *CONFIG)) == set()
+
+
 def test_a_secondary_screen_is_imported_when_first_opened(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("APP_ENV=production\n")

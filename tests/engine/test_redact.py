@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.core import CheckResult, Status
+from checks.events import Finished, Log
 from checks.literals import INDEX_FROM
 from checks.redact import MASK, Redactor, escape_controls, mask
-from checks.runner import Finished, Log
 from checks.settings import DeploymentEnv
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from checks.core import Registry, Status, failed, passed
-from checks.runner import Finished, Log, Started, run_checks
+from checks.events import Finished, Log, Started
+from checks.runner import run_checks
 from tests.conftest import MakeContext
 
 

@@ -14,8 +14,9 @@ import pytest
 from checks import waivers
 from checks.context import CheckContext
 from checks.core import CheckResult, Registry, Status, failed, passed, registry, warned
+from checks.events import Finished
 from checks.rollback import waivers_check
-from checks.runner import Finished, run_checks
+from checks.runner import run_checks
 from tests.conftest import MakeContext
 from toolbox_tui import reporters
 from toolbox_tui.reporters import Report

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from checks.context import CheckContext
 from checks.core import CheckResult, Plan, Status, registry
-from checks.runner import ActionDone, Finished, Log, run_action, run_checks
+from checks.events import ActionDone, Finished, Log
+from checks.runner import run_action, run_checks
 
 
 @dataclass(frozen=True)

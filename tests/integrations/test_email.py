@@ -19,8 +19,8 @@ import checks.environment
 import checks.integrations.email
 from checks.context import CheckContext
 from checks.core import CheckFailed, CheckResult, Outcome, Status, registry
+from checks.events import ActionDone
 from checks.redact import Redactor
-from checks.runner import ActionDone
 from tests.web_servers import silent_port, unanswered_port
 from toolbox_tui.sandbox.ports import free_port
 from toolbox_tui.sandbox.sendgrid_api import MAIL_SEND, STATS_READ, DayStats, Sender, SendGridApi

@@ -22,8 +22,9 @@ from checks.checklist import all_refs
 from checks.config import ToolboxConfig
 from checks.context import CheckContext
 from checks.core import CheckFailed, CheckResult, Outcome, Plan, Status, registry
+from checks.events import ActionDone
 from checks.redact import Redactor
-from checks.runner import ActionDone, build_plan
+from checks.runner import build_plan
 from checks.settings import DeploymentEnv
 from tests.conftest import FIXED_NOW
 from tests.web_servers import WebServer, json_reply, silent_port

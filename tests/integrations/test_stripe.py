@@ -23,9 +23,10 @@ import checks.integrations.stripe_account
 import checks.integrations.stripe_webhook
 from checks.context import CheckContext
 from checks.core import CheckFailed, CheckResult, Outcome, Plan, Status, registry
+from checks.events import ActionDone
 from checks.integrations.stripe_webhook import WEBHOOK_EVENTS
 from checks.redact import Redactor
-from checks.runner import ActionDone, build_plan
+from checks.runner import build_plan
 from checks.settings import DeploymentEnv
 from tests.conftest import FIXED_NOW
 from tests.web_servers import silent_port, unanswered_port

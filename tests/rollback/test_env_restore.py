@@ -8,8 +8,9 @@ from pathlib import Path
 
 from checks.context import CheckContext
 from checks.core import CheckResult, Status, registry
+from checks.events import ActionDone
 from checks.rollback.env_restore import APPLY, RESTORE
-from checks.runner import ActionDone, build_plan
+from checks.runner import build_plan
 from tests.checks.db_helpers import run_check
 from tests.conftest import MakeContext
 from tests.integrations.running import fix

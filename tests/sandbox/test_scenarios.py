@@ -13,7 +13,8 @@ import pytest
 from checks import catalog
 from checks.context import CheckContext
 from checks.core import Status
-from checks.runner import ActionDone, Finished, run_action, run_checks
+from checks.events import ActionDone, Finished
+from checks.runner import run_action, run_checks
 from checks.settings import ToolboxConfig
 from tests.sandbox.procs import Proc, left_behind
 from toolbox_tui.sandbox.errors import SandboxError

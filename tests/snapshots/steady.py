@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 
 from checks.context import CheckContext
 from checks.core import CheckResult, CheckSpec
-from checks.runner import Event, Finished, run_checks
+from checks.events import Event, Finished
+from checks.runner import run_checks
 from toolbox_tui.app import ToolboxApp
 
 _VARYING = (

@@ -18,8 +18,9 @@ from cryptography.fernet import Fernet
 from checks import catalog
 from checks.context import CheckContext
 from checks.core import CheckSpec
+from checks.events import Event, Finished
 from checks.redact import Redactor
-from checks.runner import Event, Finished, run_checks
+from checks.runner import run_checks
 from checks.settings import DeploymentEnv, ToolboxConfig
 from tests.conftest import FIXED_NOW
 from tests.tui.conftest import settle, wait_for_screen

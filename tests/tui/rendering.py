@@ -14,7 +14,7 @@ from rich.style import Style
 
 from checks.context import CheckContext
 from checks.core import CheckResult, CheckSpec, Registry, Status, passed
-from checks.runner import Event, Finished, Started
+from checks.events import Event, Finished, Started
 from toolbox_tui.app import ToolboxApp
 
 # ANSI colour numbers, bright or not: what a 16-colour terminal is told to draw.

@@ -9,15 +9,19 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, TabbedContent
+from textual.widgets._footer import FooterKey
 
 from checks.core import Registry, Status
 from tests.conftest import MakeContext
 from tests.tui.conftest import build_registry, settle
-from toolbox_tui import long_lived
+from toolbox_tui import app as app_module
+from toolbox_tui import cli, long_lived
 from toolbox_tui.app import make_app
+from toolbox_tui.screens.dashboard import DashboardScreen
 from toolbox_tui.screens.detail import CheckDetailScreen
 from toolbox_tui.screens.help import HelpScreen
 from toolbox_tui.widgets.check_table import CheckTable
+from toolbox_tui.widgets.fitting_footer import FittingFooter
 from toolbox_tui.widgets.pane_view import PaneView
 
 
@@ -63,6 +67,24 @@ async def test_number_keys_switch_panes(app) -> None:  # type: ignore[no-untyped
             assert app.screen.query_one(TabbedContent).active == pane
 
 
+async def test_the_footer_is_mounted_after_the_first_frame_and_shows_its_keys(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    footers_at_mount: list[int] = []
+    mounted = DashboardScreen.on_mount
+
+    def on_mount(screen: DashboardScreen) -> None:
+        footers_at_mount.append(len(screen.query(FittingFooter)))
+        mounted(screen)
+
+    monkeypatch.setattr(DashboardScreen, "on_mount", on_mount)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert footers_at_mount == [0]
+        keys = app.screen.query_one(FittingFooter).query(FooterKey)
+        assert {"Re-run", "Fix", "Quit"} <= {key.description for key in keys if key.display}
+
+
 async def test_a_hidden_pane_is_laid_out_at_the_shown_width_so_its_key_lays_out_nothing(
     app, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -93,12 +115,35 @@ async def test_the_first_run_collects_and_freezes_start_up_objects_once(
     monkeypatch.setattr(long_lived, "_frozen", False)
     monkeypatch.setattr(long_lived.gc, "collect", partial(calls.append, "collect"))
     monkeypatch.setattr(long_lived.gc, "freeze", partial(calls.append, "freeze"))
+    monkeypatch.setattr(long_lived.gc, "unfreeze", partial(calls.append, "unfreeze"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        assert calls == ["collect", "freeze"]
+        assert calls == ["unfreeze", "collect", "freeze"]
         await pilot.press("R")  # every check again: nothing more is frozen
         await settle(app, pilot)
-        assert calls == ["collect", "freeze"]
+        assert calls == ["unfreeze", "collect", "freeze"]
+
+
+def test_start_up_objects_are_frozen_before_the_dashboard_runs(
+    monkeypatch: pytest.MonkeyPatch, make_context: MakeContext
+) -> None:
+    """So that no full collection walks them on the way to the first frame."""
+    calls: list[str] = []
+
+    class Dashboard:
+        load_error = None
+        return_code = 0
+        exit_note = None
+
+        def run(self) -> None:
+            calls.append("run")
+
+    monkeypatch.setattr(cli, "_require_terminal", lambda: None)
+    monkeypatch.setattr(app_module, "make_app", lambda *args, **kwargs: Dashboard())
+    monkeypatch.setattr(long_lived.gc, "freeze", partial(calls.append, "freeze"))
+
+    assert cli._dashboard(make_context().config, Registry()) == (cli.EXIT_OK, None)
+    assert calls == ["freeze", "run"]
 
 
 async def test_the_checks_are_registered_after_the_first_frame_off_the_ui_thread(

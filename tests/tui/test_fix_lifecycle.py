@@ -12,7 +12,7 @@ from pathlib import Path
 from checks import audit
 from checks.context import CheckContext
 from checks.core import Action, CheckResult, CheckSpec, Registry, Status, failed, plan, refused_plan
-from checks.runner import Event, Finished, Started
+from checks.events import Event, Finished, Started
 from tests.conftest import MakeContext
 from tests.tui.conftest import settle, wait_for_screen
 from toolbox_tui.app import ToolboxApp, make_app

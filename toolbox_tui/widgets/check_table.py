@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.events import Resize
 from textual.widgets import DataTable
 
-from checks.watch import TREND_WIDTH
 from toolbox_tui.board import Row
 from toolbox_tui.widgets.status import QUIET_LOOK, duration_text, status_text
 
@@ -87,7 +86,7 @@ class CheckTable(DataTable[object]):
         width = self.size.width or self._width_hint
         free = width - STATUS_WIDTH - TIME_WIDTH - 4 * CELL_PADDING - SCROLLBAR
         if self._trends is not None:
-            free -= TREND_WIDTH + CELL_PADDING
+            free -= _trend_width() + CELL_PADDING
         title = max(min(free * 2 // 5, 34), 12)
         return title, max(free - title, 10)
 
@@ -115,7 +114,7 @@ class CheckTable(DataTable[object]):
         title_width, message_width = widths
         self.add_column("Status", key="status", width=STATUS_WIDTH)
         if self._trends is not None:
-            self.add_column("Trend", key="trend", width=TREND_WIDTH)
+            self.add_column("Trend", key="trend", width=_trend_width())
         self.add_column("Check", key="check", width=title_width)
         self.add_column("Time", key="time", width=TIME_WIDTH)
         self.add_column("Message", key="message", width=message_width)
@@ -171,3 +170,11 @@ def cut(text: str, width: int) -> str:
     """One line of at most ``width`` characters, with an ellipsis when something was cut."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _trend_width() -> int:
+    # Trends show in watch mode only, which has loaded its model by then; the first frame
+    # need not wait for it.
+    from checks.watch import TREND_WIDTH
+
+    return TREND_WIDTH
