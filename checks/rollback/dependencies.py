@@ -34,12 +34,15 @@ from checks.core import (
     plan,
     refused_plan,
 )
+from checks.envfile import EnvFileTooLarge, EnvFileUnsafe, read_env_bytes
 from checks.environment.dependencies import installed_versions, site_packages_dirs
 from checks.subprocesses import run
 
 PANE = "rollback"
 INSTALL = "deps.install"
 REQUIREMENTS = "requirements.txt"
+REQUIREMENTS_MAX_BYTES = 16 * 1024 * 1024
+"""Far beyond any requirements file; what is bigger is not one, and is not read whole."""
 PIP_ENV = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "LC_ALL": "C"}
 SHOWN_ERRORS = 3  # pip's last ERROR lines in a refusal
 
@@ -82,12 +85,23 @@ def _read_venv(venv: Path) -> dict[str, str]:
 
 
 def _sha256(path: Path) -> str:
+    # Read as the env file is read: a FIFO or a device in its place is refused, not waited
+    # on (this runs in a thread, which nothing could stop), and the read has a bound.
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(read_env_bytes(path, REQUIREMENTS_MAX_BYTES)).hexdigest()
     except FileNotFoundError:
         raise CheckFailed(
             f"There is no {path}: nothing says what the release needs.",
             "Check out a release (code.checkout) or point TOOLBOX_APP_DIR at the app's checkout.",
+        ) from None
+    except EnvFileUnsafe:
+        raise CheckFailed(
+            f"{path} is not a regular file (a directory, a FIFO or a device): "
+            "nothing says what the release needs."
+        ) from None
+    except EnvFileTooLarge:
+        raise CheckFailed(
+            f"{path} is larger than {REQUIREMENTS_MAX_BYTES:,} bytes: not a requirements file."
         ) from None
     except OSError as exc:
         raise CheckFailed(f"Cannot read {path}: {exc.strerror or exc}.") from None

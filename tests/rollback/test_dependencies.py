@@ -4,6 +4,7 @@ and a run refuses when requirements.txt or the venv moved since the preview."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -103,6 +104,22 @@ async def test_no_requirements_file_is_refused(app: Path) -> None:
     (app / "requirements.txt").unlink()
     plan = await build_plan(registry.actions[INSTALL], context(app))
     assert plan.refusal is not None and "There is no" in plan.refusal
+
+
+async def test_a_fifo_in_place_of_requirements_is_refused_without_waiting_on_it(
+    app: Path,
+) -> None:
+    requirements = app / "requirements.txt"
+    requirements.unlink()
+    os.mkfifo(requirements)  # no writer: reading it would wait for ever
+    try:
+        plan = await asyncio.wait_for(build_plan(registry.actions[INSTALL], context(app)), 30)
+    except TimeoutError:
+        # A writer end lets the blocked reader's thread finish, so the suite can end.
+        os.close(os.open(requirements, os.O_WRONLY | os.O_NONBLOCK))
+        raise AssertionError(f"reading {requirements} blocked for 30 s") from None
+    assert plan.refusal is not None
+    assert f"{requirements} is not a regular file" in plan.refusal
 
 
 async def test_a_venv_without_python_is_refused(app: Path) -> None:
