@@ -7,17 +7,23 @@ from __future__ import annotations
 import base64
 import configparser
 import hashlib
+import os
 import subprocess
 import zipfile
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from checks.core import Status
 from checks.environment.dependencies import installed_versions, site_packages_dirs
 from tests.integrations.running import check
 from tests.rollback.repos import context, git, release_app
+from toolbox_tui.sandbox import app_repo
+from toolbox_tui.sandbox.app_alembic import copy_alembic
 from toolbox_tui.sandbox.app_repo import REGION_REVISION, wheelhouse_path
+from toolbox_tui.sandbox.demo import write_demo
+from toolbox_tui.sandbox.errors import SandboxError
 from toolbox_tui.sandbox.stack import migrate
 
 V14_MIGRATION = "alembic/versions/0002_roblox_environments_email_queue.py"
@@ -55,6 +61,22 @@ def test_the_history_is_the_same_on_every_start(tmp_path: Path) -> None:
     again = release_app(first).app_dir
     assert git(again, "show-ref") == git(second, "show-ref")
     assert git(again, "status", "--porcelain") == ""
+
+
+def test_a_git_that_hangs_is_stopped_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    hanging = bin_dir / "git"
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(app_repo, "GIT_TIMEOUT", 0.5)
+    demo = write_demo(tmp_path / "app")
+    copy_alembic(demo.app_dir)
+    with pytest.raises(SandboxError, match=r"^git init did not finish within 0\.5 s in "):
+        app_repo.create_repository(demo.app_dir)
 
 
 def test_secrets_and_what_the_server_makes_stay_untracked(tmp_path: Path) -> None:

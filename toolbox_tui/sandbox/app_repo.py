@@ -193,6 +193,11 @@ def _git(app_dir: Path, *args: str, stdin: bytes | None = None) -> None:
     except subprocess.CalledProcessError as exc:
         said = exc.stderr.decode("utf-8", "replace").strip()
         raise SandboxError(f"git {args[0]} failed in {app_dir}: {said}") from None
+    except subprocess.TimeoutExpired:  # run() has killed it
+        raise SandboxError(
+            f"git {args[0]} did not finish within {GIT_TIMEOUT:g} s in {app_dir}: "
+            "is its disk or the machine very slow?"
+        ) from None
 
 
 def create_repository(app_dir: Path) -> None:
