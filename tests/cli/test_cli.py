@@ -6,12 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from checks import catalog
 from checks.core import Registry
+from toolbox_tui import cli, long_lived
 from toolbox_tui.cli import main
 from toolbox_tui.sandbox.demo import Demo, write_demo
 
@@ -49,6 +52,23 @@ def test_check_json_reports_the_demo_mistakes(
     # What it cost before the first check started, so a slow start is visible in CI logs.
     assert set(doc["setup_ms"]) == {"start", "env_file"}
     assert all(ms >= 0 for ms in doc["setup_ms"].values())
+
+
+def test_check_freezes_start_up_objects_before_its_run(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So that the full collections its checks' imports set off do not walk them."""
+    calls: list[str] = []
+    collect = cli.collect
+
+    def collecting(*args: Any) -> Any:
+        calls.append("run")
+        return collect(*args)
+
+    monkeypatch.setattr(long_lived.gc, "freeze", partial(calls.append, "freeze"))
+    monkeypatch.setattr(cli, "collect", collecting)
+    assert main(["check", "--only", "env.file", *args_for(demo)]) == 0
+    assert calls == ["freeze", "run"]
 
 
 def test_only_and_fail_level(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:
