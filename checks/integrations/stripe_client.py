@@ -130,11 +130,13 @@ class Session:
 async def session(ctx: CheckContext, where: Api) -> AsyncIterator[Session]:
     """``async with session(ctx, where) as stripe:`` then ``await stripe.call(...)``; the
     connections are closed on the way out. Each request and its status go to the log."""
-    await import_off_loop("stripe")  # ~0.5 s
+    # ~0.5 s; and StripeClient's module, which the SDK loads when first named (~20 ms).
+    await import_off_loop("stripe", "stripe._stripe_client")
     import stripe
 
     _quiet_sdk()
-    transport = _transport_class()(await open_http_client(ctx), ctx.log)
+    http = await open_http_client(ctx)  # httpx off the loop, before the class that imports it
+    transport = _transport_class()(http, ctx.log)
     client = stripe.StripeClient(
         where.key,
         base_addresses={"api": where.base},
@@ -150,12 +152,16 @@ async def session(ctx: CheckContext, where: Api) -> AsyncIterator[Session]:
 def _quiet_sdk() -> None:
     """The SDK logs each response body at DEBUG (a new webhook endpoint's signing secret among
     them) and, with STRIPE_LOG set, prints its request lines to stderr, over the dashboard:
-    neither may happen in this process."""
+    neither may happen in this process. Nor its telemetry: it writes an id to
+    ~/.config/stripe/telemetry_id (root's home, on a production host, from a read-only
+    check), describes the host in every request (its first ``platform.platform()`` runs
+    ``uname -p``, on the event loop) and reports each request's timing to Stripe."""
     import logging
 
     import stripe
     import stripe._util as stripe_util
 
+    stripe.enable_telemetry = False
     stripe.log = None
     stripe_util.STRIPE_LOG = None  # read from the environment when the SDK was imported
     logger = logging.getLogger("stripe")

@@ -6,6 +6,7 @@ the reason its message names; the fix runs for real."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import stat
@@ -91,6 +92,25 @@ async def test_key_valid_passes_through_the_sdk(
     assert request.user_agent.startswith("Stripe/v1 PythonBindings/16.")
     assert "toolbox-tui" in request.user_agent
     assert ran.logs == [f"GET {stripe_peer.url}/v1/account", "200 OK"]
+
+
+async def test_the_sdk_keeps_no_telemetry_and_describes_no_host(
+    stripe_context: StripeContext,
+    stripe_peer: StripePeer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its telemetry would write ~/.config/stripe/telemetry_id on the production host, from a
+    read-only check, and send the host's platform with every request."""
+    import stripe._telemetry_id as telemetry
+
+    monkeypatch.setattr(telemetry, "_loaded", False)  # as in a fresh process
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert (await check(stripe_context(), KEY_CHECK)).status is Status.PASS
+    assert not (tmp_path / "config").exists()
+    [request] = stripe_peer.requests
+    said = json.loads(request.client_user_agent)
+    assert said["lang"] == "python" and not {"platform", "telemetry_id"} & set(said)
 
 
 async def test_key_valid_fails_with_a_revoked_key(

@@ -158,6 +158,8 @@ class PeerRequest:
     user_agent: str = ""
     form: Mapping[str, Any] | None = None
     """The decoded form of a POST (``enabled_events`` as a list), or None."""
+    client_user_agent: str = ""
+    """The SDK's X-Stripe-Client-User-Agent: JSON saying what sent the request."""
 
 
 class StripePeer:
@@ -462,6 +464,7 @@ class StripePeer:
                     exchange.livemode,
                     request.headers.get("User-Agent", ""),
                     form,
+                    request.headers.get("X-Stripe-Client-User-Agent", ""),
                 )
             )
             return response
