@@ -78,10 +78,10 @@ async def get(
     Raises :class:`Forbidden` on 403 and :class:`CheckFailed` for anything else that is not
     a JSON 200: unreachable, 401, an error status, an answer that is not SendGrid's.
     """
+    endpoint = where.base + path
+    client = await open_http_client(ctx)  # imports httpx off the loop: only then the import below
     import httpx
 
-    endpoint = where.base + path
-    client = await open_http_client(ctx)
     async with client:
         shown = str(httpx.URL(endpoint, params=params or {}))
         ctx.log(f"GET {shown}")
