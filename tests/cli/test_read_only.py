@@ -1,5 +1,6 @@
-"""Looking writes nothing: a whole read-only run leaves the app directory and the temporary
-area exactly as they were, and works on an app directory this user cannot write."""
+"""Looking writes nothing: a whole read-only run leaves the app directory, the temporary area
+and the home directory exactly as they were, and works on an app directory this user cannot
+write."""
 
 from __future__ import annotations
 
@@ -43,10 +44,14 @@ def tree(root: Path) -> dict[str, tuple[int, int, int]]:
     return found
 
 
-def run_check(app_dir: Path, tmp: Path, read_only_mount: bool = False) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLBOX_")}
+def run_check(
+    app_dir: Path, tmp: Path, read_only_mount: bool = False, home: Path | None = None
+) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLBOX_", "XDG_"))}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # the tool must not rely on the caller's
     env["TMPDIR"] = str(tmp)
+    if home is not None:
+        env["HOME"] = str(home)
     argv = [*TOOL, "check", "--read-only", "--format", "json"]
     if read_only_mount:
         # Root may write anywhere: a private read-only bind mount makes the app directory
@@ -63,20 +68,22 @@ def statuses(report: dict[str, object]) -> dict[str, str]:
     return {r["id"]: r["status"] for r in report["results"]}  # type: ignore[attr-defined,index]
 
 
-def test_a_read_only_run_writes_nothing_in_the_app_directory_or_temp(
+def test_a_read_only_run_writes_nothing_in_the_app_directory_temp_or_home(
     app_dir: Path, tmp_path: Path
 ) -> None:
-    tmp = tmp_path / "tmp"
+    tmp, home = tmp_path / "tmp", tmp_path / "home"
     tmp.mkdir()
     (tmp / "unrelated").write_text("someone else's")
-    app_before, tmp_before = tree(app_dir), tree(tmp)
-    report = run_check(app_dir, tmp)
+    home.mkdir()  # where an SDK would keep its own files (Stripe's telemetry id, say)
+    app_before, tmp_before, home_before = tree(app_dir), tree(tmp), tree(home)
+    report = run_check(app_dir, tmp, home=home)
     # The run did look at the migrations (the scripts were imported, alembic ran).
     assert statuses(report)["db.revision-state"] == "fail"
     assert statuses(report)["db.migration-lint"] == "pass"
     assert tree(app_dir) == app_before  # not even a file made and removed again
     # A private copy of the ini may come and go in the temporary area; nothing may stay.
     assert tree(tmp).keys() == tmp_before.keys()
+    assert tree(home) == home_before
 
 
 def test_an_app_directory_this_user_cannot_write_still_gets_checked(
