@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,10 +13,11 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from checks.subprocesses import Completed, run
+from checks.subprocesses import Completed, death_signal_argv, run
 from tests.sandbox.procs import PROJECT_ROOT, Proc, wait_until
 
 # A child that says "ready <pid>" on stderr once its SIGINT handling is in place.
@@ -174,19 +176,35 @@ async def test_a_normal_run_is_unchanged(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout, done.stderr_lines) == (0, "out", ("err",))
 
 
+def without_setpriv(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH has the programs the command below uses, and no setpriv."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for program in ("sh", "mv", "sleep"):
+        found = shutil.which(program)
+        assert found is not None
+        (bin_dir / program).symlink_to(found)
+    return {**os.environ, "PATH": str(bin_dir)}
+
+
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
-def test_the_command_dies_when_we_are_killed(tmp_path: Path, signum: int) -> None:
-    """kill -9 runs none of our code: the kernel's parent-death signal ends the command."""
+@pytest.mark.parametrize("armed_by", ["setpriv", "preexec_fn"])
+def test_the_command_dies_when_we_are_killed(tmp_path: Path, signum: int, armed_by: str) -> None:
+    """kill -9 runs none of our code: the kernel's parent-death signal ends the command,
+    set by setpriv where there is one, else by our code between fork and exec."""
+    assert shutil.which("setpriv"), "this machine's util-linux has setpriv"
     pidfile = tmp_path / "child.pid"
     parent_code = textwrap.dedent(
         f"""
         import asyncio
-        from checks.subprocesses import Completed, run
+        from checks.subprocesses import Completed, death_signal_argv, run
+        assert bool(death_signal_argv()) is {armed_by == "setpriv"}
         asyncio.run(run(["sh", "-c", 'echo $$ > {pidfile}.new && mv {pidfile}.new {pidfile} '
                                '&& exec sleep 1000']))
         """
     )
-    parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=PROJECT_ROOT)
+    env = without_setpriv(tmp_path) if armed_by == "preexec_fn" else None
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=PROJECT_ROOT, env=env)
     try:
         wait_until(pidfile.exists, 30, "the command started")
         child = Proc.of(int(pidfile.read_text()))
@@ -200,6 +218,36 @@ def test_the_command_dies_when_we_are_killed(tmp_path: Path, signum: int) -> Non
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+async def test_a_missing_program_raises_as_popen_does(tmp_path: Path) -> None:
+    """Callers say "git is not installed" on FileNotFoundError, with or without setpriv."""
+    with pytest.raises(FileNotFoundError):
+        await run(["no-such-program-anywhere", "--version"])
+    with pytest.raises(FileNotFoundError):
+        await run(["./not-here"], cwd=tmp_path)
+    (tmp_path / "here").write_text("#!/bin/sh\necho here\n")
+    (tmp_path / "here").chmod(0o755)
+    assert (await run(["./here"], cwd=tmp_path, capture_stdout=True)).stdout == "here"
+
+
+async def test_with_setpriv_python_need_not_fork_the_whole_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No preexec_fn, so that Python may vfork: forking copies our page tables, ~20 ms for
+    the dashboard during a run, with every thread stopped."""
+    assert death_signal_argv()
+    started: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    spawn = asyncio.create_subprocess_exec
+
+    async def noting(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        started.append((args, kwargs))
+        return await spawn(*args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", noting)
+    assert (await run(["true"])).ok
+    [(args, kwargs)] = started
+    assert args == (*death_signal_argv(), "true") and kwargs["preexec_fn"] is None
 
 
 async def test_a_line_longer_than_the_stream_buffer_is_read_whole() -> None:
