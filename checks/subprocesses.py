@@ -69,10 +69,11 @@ async def run(
     whatever of it is left ``interrupt_grace`` seconds later (at once on a second
     cancellation), reaps it and re-raises: a quit or a timeout leaves nothing behind.
     """
-    wrapper = death_signal_argv()
+    wrapper = await _death_signal_argv()
     try:
         if wrapper:
-            _require_program(argv[0], env, cwd)  # as Popen would: the wrapper would only exit 127
+            _require_program(argv[0], env, cwd)
+            wrapper = (*wrapper, str(os.getpid()))
         process = await asyncio.create_subprocess_exec(
             *wrapper,
             *argv,
@@ -164,42 +165,68 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
+SYSTEM_BIN = "/usr/bin:/bin:/usr/sbin:/sbin"
+"""Where setpriv is looked for: not the tool's PATH, which root's shell may have changed."""
+# Run by /bin/sh under setpriv, once the death signal is set: if we died before that, our
+# pid is no longer its parent and nobody would send the signal, so it stops there. $1 is
+# our pid, then the command.
+_STILL_OURS = '[ "$PPID" = "$1" ] || exit 125; shift; exec "$@"'
+
+
 @functools.cache
 def death_signal_argv() -> tuple[str, ...]:
-    """``setpriv --pdeathsig KILL --``, the words that start a command with the kernel's
-    parent-death signal set by the program it becomes; () where there is no setpriv that can
-    (util-linux before 2.33, not Linux), and :func:`die_with_parent` sets it instead.
+    """The words that start a command with the kernel's parent-death signal set: util-linux's
+    ``setpriv --pdeathsig KILL`` (2.33+), then ``/bin/sh`` checking that we are still its
+    parent; our pid comes next, then the command. () where there is no such setpriv (or not
+    Linux): :func:`die_with_parent` sets the signal instead.
 
     Why not always ``die_with_parent``: any ``preexec_fn`` makes Python fork the whole
     process rather than vfork it, copying its page tables with the GIL held. For the
     dashboard in the middle of a run (~350 MB) that is ~20 ms per command, during which no
-    thread of ours moves, the screen's included; without it, ~0.3 ms. Asked once: one
-    ``setpriv ... true``.
+    thread of ours moves, the screen's included; this way, ~1 ms. Asked once, by running
+    ``true`` so; :func:`run` asks off the event loop.
     """
     if not sys.platform.startswith("linux"):
         return ()
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
+    setpriv = shutil.which("setpriv", path=SYSTEM_BIN)
+    if setpriv is None or not os.access("/bin/sh", os.X_OK):
         return ()
-    argv = (setpriv, "--pdeathsig", "KILL", "--")
+    argv = (setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _STILL_OURS, "toolbox-tui")
     try:
-        probe = subprocess.run([*argv, "true"], capture_output=True, timeout=10)
+        probe = subprocess.run(
+            [*argv, str(os.getpid()), "true"], capture_output=True, timeout=10, cwd="/"
+        )
     except (OSError, subprocess.SubprocessError):
         return ()
     return argv if probe.returncode == 0 else ()
 
 
+async def _death_signal_argv() -> tuple[str, ...]:
+    if death_signal_argv.cache_info().currsize:  # asked already: the answer is at hand
+        return death_signal_argv()
+    return await asyncio.to_thread(death_signal_argv)
+
+
 def _require_program(program: str, env: Mapping[str, str] | None, cwd: Path | None) -> None:
-    """FileNotFoundError when ``program`` is not there to run, as Popen raises it (callers
-    turn it into "git is not installed"), rather than the wrapper's exit status 127."""
+    """Raise as Popen would when ``program`` cannot be run (callers turn FileNotFoundError
+    into "git is not installed"): under the wrapper, the shell would only exit 127.
+
+    FileNotFoundError when there is no such file, PermissionError when there is one but it
+    may not be run. A script whose interpreter is missing is not caught here: the shell
+    says so on stderr and exits 127.
+    """
     if os.sep in program:
-        found = os.path.join(cwd, program) if cwd is not None else program
-        found_it = os.access(found, os.X_OK) and not os.path.isdir(found)
+        candidates = [os.path.join(cwd, program) if cwd is not None else program]
     else:
-        path = os.pathsep.join(os.get_exec_path(dict(env) if env is not None else None))
-        found_it = shutil.which(program, path=path) is not None
-    if not found_it:
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+        search = os.get_exec_path(dict(env) if env is not None else None)
+        # A relative PATH entry counts from where the command runs, as it will for exec.
+        candidates = [os.path.join(cwd or "", folder, program) for folder in search]
+    present = [c for c in candidates if os.path.isfile(c)]
+    if any(os.access(c, os.X_OK) for c in present):
+        return
+    if present:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
 
 
 @functools.cache

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,14 @@ def _no_toolbox_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("TOOLBOX_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_stays_frozen() -> Iterator[None]:
+    """The command line freezes the objects it has made (gc.freeze) before a run; in this
+    process that would keep every earlier test's garbage for good."""
+    yield
+    gc.unfreeze()
 
 
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)

@@ -333,11 +333,13 @@ def _dashboard(
     check modules ~0.12 s), and bad settings end it with exit 2.
     """
     _require_terminal()
-    from checks.context import CheckContext
     from toolbox_tui.app import make_app
     from toolbox_tui.long_lived import freeze_start_up
 
     def context() -> CheckContext:
+        # Called after the first frame, on the loader's thread: the settings' modules too.
+        from checks.context import CheckContext
+
         return CheckContext.create(config() if callable(config) else config)
 
     app = make_app(context, registry, handle_signals=True)

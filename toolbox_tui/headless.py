@@ -32,7 +32,8 @@ async def collect(specs: Sequence[CheckSpec], ctx: CheckContext) -> Report:
     """Run ``specs`` with ``ctx``; every finished result, in the order they finished, and
     how long the run took."""
     # Imported when a run starts: `list` and `--help` never load the runner.
-    from checks.runner import Finished, run_checks
+    from checks.events import Finished
+    from checks.runner import run_checks
 
     start = time.perf_counter()
     report = Report()

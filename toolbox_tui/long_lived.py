@@ -31,8 +31,9 @@ def freeze_start_up() -> None:
 
 
 def freeze_long_lived() -> None:
-    """Collect, then freeze what is left; the first call only (a freeze keeps what it
-    freezes for good, so it is done once, when start-up's objects are all there)."""
+    """Unfreeze start-up's objects, collect, then freeze what is left; the first call only
+    (a freeze keeps what it freezes for good, so it is done once, when the objects that
+    live as long as the dashboard are all there)."""
     global _frozen
     if _frozen:
         return

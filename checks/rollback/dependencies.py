@@ -96,7 +96,7 @@ def _sha256(path: Path) -> str:
         ) from None
     except EnvFileUnsafe:
         raise CheckFailed(
-            f"{path} is not a regular file (a directory, a FIFO or a device): "
+            f"{path} is not a regular file (a directory, a FIFO, a device or a socket): "
             "nothing says what the release needs."
         ) from None
     except EnvFileTooLarge:

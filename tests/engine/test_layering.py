@@ -164,9 +164,25 @@ def test_the_app_imports_no_secondary_screen_until_one_opens() -> None:
 
 
 def test_the_first_frame_waits_for_neither_the_engine_nor_the_settings() -> None:
-    # What the dashboard imports before its first frame: the command line and the app. The
-    # engine and the settings' modules load with the first run, after the frame.
-    loaded = modules_after("import json, sys\nimport toolbox_tui.cli, toolbox_tui.app")
+    # What the command line has imported when it runs the dashboard: the engine and the
+    # settings' modules load with the first run, after the first frame.
+    loaded = modules_after(
+        """
+        import json, os, sys
+        import toolbox_tui.app
+        from toolbox_tui import cli
+
+        class Dashboard:
+            def run(self):  # what is there when the dashboard would draw, printed last
+                print(json.dumps(sorted(sys.modules)), flush=True)
+                os._exit(0)
+
+        cli._require_terminal = lambda: None
+        toolbox_tui.app.make_app = lambda *args, **kwargs: Dashboard()
+        cli._dashboard(lambda: None, lambda: None)
+        """
+    )
+    assert "toolbox_tui.screens.dashboard" in loaded
     later = {"checks.runner", "checks.context", "checks.settings", "checks.envfile", "checks.watch"}
     assert later & loaded == set()
     assert families(loaded, ("dotenv", *CONFIG)) == set()

@@ -192,7 +192,8 @@ def without_setpriv(tmp_path: Path) -> dict[str, str]:
 def test_the_command_dies_when_we_are_killed(tmp_path: Path, signum: int, armed_by: str) -> None:
     """kill -9 runs none of our code: the kernel's parent-death signal ends the command,
     set by setpriv where there is one, else by our code between fork and exec."""
-    assert shutil.which("setpriv"), "this machine's util-linux has setpriv"
+    if armed_by == "setpriv" and not death_signal_argv():
+        pytest.skip("no setpriv --pdeathsig on this host: the preexec_fn case is its case")
     pidfile = tmp_path / "child.pid"
     parent_code = textwrap.dedent(
         f"""
@@ -226,6 +227,9 @@ async def test_a_missing_program_raises_as_popen_does(tmp_path: Path) -> None:
         await run(["no-such-program-anywhere", "--version"])
     with pytest.raises(FileNotFoundError):
         await run(["./not-here"], cwd=tmp_path)
+    (tmp_path / "not-runnable").write_text("#!/bin/sh\n")
+    with pytest.raises(PermissionError):
+        await run(["./not-runnable"], cwd=tmp_path)
     (tmp_path / "here").write_text("#!/bin/sh\necho here\n")
     (tmp_path / "here").chmod(0o755)
     assert (await run(["./here"], cwd=tmp_path, capture_stdout=True)).stdout == "here"
@@ -236,7 +240,8 @@ async def test_with_setpriv_python_need_not_fork_the_whole_process(
 ) -> None:
     """No preexec_fn, so that Python may vfork: forking copies our page tables, ~20 ms for
     the dashboard during a run, with every thread stopped."""
-    assert death_signal_argv()
+    if not death_signal_argv():
+        pytest.skip("no setpriv --pdeathsig on this host: commands start with a preexec_fn")
     started: list[tuple[tuple[object, ...], dict[str, object]]] = []
     spawn = asyncio.create_subprocess_exec
 
@@ -247,7 +252,22 @@ async def test_with_setpriv_python_need_not_fork_the_whole_process(
     monkeypatch.setattr(asyncio, "create_subprocess_exec", noting)
     assert (await run(["true"])).ok
     [(args, kwargs)] = started
-    assert args == (*death_signal_argv(), "true") and kwargs["preexec_fn"] is None
+    assert args == (*death_signal_argv(), str(os.getpid()), "true")
+    assert kwargs["preexec_fn"] is None
+
+
+def test_under_setpriv_a_command_whose_parent_died_first_does_not_run(tmp_path: Path) -> None:
+    """Had we died before setpriv set the signal, nobody would send it: the command sees
+    that its parent is not the pid it was given and stops before it starts."""
+    if not death_signal_argv():
+        pytest.skip("no setpriv --pdeathsig on this host")
+    marker = tmp_path / "ran"
+    command = ["sh", "-c", f"touch {marker}"]
+    not_us = str(os.getpid() + 1)
+    done = subprocess.run([*death_signal_argv(), not_us, *command], timeout=30)
+    assert done.returncode == 125 and not marker.exists()
+    done = subprocess.run([*death_signal_argv(), str(os.getpid()), *command], timeout=30)
+    assert done.returncode == 0 and marker.exists()
 
 
 async def test_a_line_longer_than_the_stream_buffer_is_read_whole() -> None:
