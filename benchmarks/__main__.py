@@ -21,6 +21,7 @@ from benchmarks import (
     env_file_size,
     first_frame,
     keypress,
+    keys_during_run,
     runner_scaling,
     sandbox_times,
 )
@@ -29,6 +30,7 @@ from benchmarks.figures import Figure, table
 BENCHMARKS: dict[str, Callable[[], list[Figure] | None]] = {
     "first_frame": first_frame.main,
     "keypress": keypress.main,
+    "keys_during_run": keys_during_run.main,
     "check_wall_time": check_wall_time.main,
     "env_file_size": env_file_size.main,
     "runner_scaling": runner_scaling.main,

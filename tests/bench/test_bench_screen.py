@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.keypress import checks_finished
+from benchmarks.keys_during_run import became_active, key_looks
 from benchmarks.screen import Screen, background
 
 CSI = "\x1b["
@@ -100,3 +101,29 @@ def test_keys_wait_for_a_summary_with_results_and_nothing_running() -> None:
     assert not checks_finished(fed(" toolbox-tui  4 pass  running 62", width=60))
     assert checks_finished(fed(" toolbox-tui  16 fail 2 warn 30 pass", width=60))
     assert checks_finished(fed(" 3 fail  4 warn  20 pass  1 manual", width=60))  # the anchor
+
+
+def tab_bar(active: str = "", look: str = "1;38;5;253") -> Screen:
+    """The six tab keys and titles on row 0; ``active`` drawn in ``look``, the rest dim."""
+    cells = []
+    for key, title in zip(
+        "123456",
+        ("Environment", "Migrations", "Integrations", "Health", "Security", "Rollback"),
+        strict=True,
+    ):
+        style = look if key == active else "1;38;5;248"
+        cells.append(f"{CSI}{style}m{key}{CSI}0m {title}  ")
+    return fed(" " + "".join(cells), width=80, height=2)
+
+
+def test_a_tab_is_active_when_its_key_looks_unlike_the_others_and_unlike_before() -> None:
+    before = key_looks(tab_bar(active="1"), 0)["2"]
+    assert became_active(0, "2", before)(tab_bar(active="2"))
+    assert not became_active(0, "2", before)(tab_bar(active="1"))  # not yet
+    # The first frame's active look (its own background) is not the later one: still active.
+    assert became_active(0, "1", key_looks(tab_bar(active="2"), 0)["1"])(
+        tab_bar(active="1", look="1;38;5;253;48;5;32")
+    )
+    # Pressing the key of the tab already active changes nothing to wait for.
+    same = key_looks(tab_bar(active="3"), 0)["3"]
+    assert not became_active(0, "3", same)(tab_bar(active="3"))
