@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +70,8 @@ async def run(
     whatever of it is left ``interrupt_grace`` seconds later (at once on a second
     cancellation), reaps it and re-raises: a quit or a timeout leaves nothing behind.
     """
-    wrapper = await _death_signal_argv()
     try:
+        wrapper = await _death_signal_argv()
         if wrapper:
             _require_program(argv[0], env, cwd)
             wrapper = (*wrapper, str(os.getpid()))
@@ -184,7 +185,7 @@ def death_signal_argv() -> tuple[str, ...]:
     process rather than vfork it, copying its page tables with the GIL held. For the
     dashboard in the middle of a run (~350 MB) that is ~20 ms per command, during which no
     thread of ours moves, the screen's included; this way, ~1 ms. Asked once, by running
-    ``true`` so; :func:`run` asks off the event loop.
+    ``/bin/sh -c "exit 0"`` so; :func:`run` asks off the event loop.
     """
     if not sys.platform.startswith("linux"):
         return ()
@@ -194,17 +195,28 @@ def death_signal_argv() -> tuple[str, ...]:
     argv = (setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _STILL_OURS, "toolbox-tui")
     try:
         probe = subprocess.run(
-            [*argv, str(os.getpid()), "true"], capture_output=True, timeout=10, cwd="/"
+            [*argv, str(os.getpid()), "/bin/sh", "-c", "exit 0"],
+            capture_output=True,
+            timeout=10,
+            cwd="/",
         )
     except (OSError, subprocess.SubprocessError):
         return ()
     return argv if probe.returncode == 0 else ()
 
 
+_probing = threading.Lock()
+
+
 async def _death_signal_argv() -> tuple[str, ...]:
     if death_signal_argv.cache_info().currsize:  # asked already: the answer is at hand
         return death_signal_argv()
-    return await asyncio.to_thread(death_signal_argv)
+    return await asyncio.to_thread(_probed_once)
+
+
+def _probed_once() -> tuple[str, ...]:
+    with _probing:  # commands starting together wait for one probe, not one each
+        return death_signal_argv()
 
 
 def _require_program(program: str, env: Mapping[str, str] | None, cwd: Path | None) -> None:

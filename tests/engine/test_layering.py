@@ -179,7 +179,7 @@ def test_the_first_frame_waits_for_neither_the_engine_nor_the_settings() -> None
 
         cli._require_terminal = lambda: None
         toolbox_tui.app.make_app = lambda *args, **kwargs: Dashboard()
-        cli._dashboard(lambda: None, lambda: None)
+        cli.main([])  # the dashboard, as `toolbox-tui` alone opens it
         """
     )
     assert "toolbox_tui.screens.dashboard" in loaded
