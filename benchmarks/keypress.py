@@ -45,15 +45,20 @@ def key_cell(screen: Screen, row: int, key: str) -> tuple[int, int] | None:
     return (row, screen.column(row, match.start())) if match else None
 
 
+def tab_row(screen: Screen) -> int:
+    """The row of the dashboard's tab bar (the first pane's tab on it)."""
+    found = screen.find(targets.DASHBOARD_MARKS[0])
+    if found is None:
+        raise NotSeen("no tab bar on the screen")
+    return found[0]
+
+
 class Layout:
     """Where the first frame put the tabs and the table, and how the highlights look."""
 
     def __init__(self, screen: Screen) -> None:
         first, second = PANES[0].key, PANES[1].key
-        found = screen.find(targets.DASHBOARD_MARKS[0])
-        if found is None:
-            raise NotSeen("no tab bar on the screen")
-        self.tab_row = found[0]
+        self.tab_row = tab_row(screen)
         active, inactive = (
             key_cell(screen, self.tab_row, first),
             key_cell(screen, self.tab_row, second),

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from benchmarks import targets
 from benchmarks.figures import Figure, Spread, show
-from benchmarks.keypress import TAB_KEYS, checks_finished, key_cell
+from benchmarks.keypress import TAB_KEYS, checks_finished, key_cell, tab_row
 from benchmarks.pty_process import NotSeen, PtyProcess
 from benchmarks.screen import Screen
 from checks.core import PANES
@@ -34,13 +34,6 @@ RUN_TIMEOUT = 120.0
 QUIET = 0.5  # seconds of still screen before the keys "after" the run
 KEY_TIMEOUT = 10.0
 GAP = 0.05  # seconds between a key's effect and the next key (the pty drained meanwhile)
-
-
-def tab_row(screen: Screen) -> int:
-    found = screen.find(targets.DASHBOARD_MARKS[0])
-    if found is None:
-        raise NotSeen("no tab bar on the screen")
-    return found[0]
 
 
 def key_looks(screen: Screen, row: int) -> dict[str, str]:
