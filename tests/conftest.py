@@ -29,9 +29,11 @@ def _no_toolbox_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _nothing_stays_frozen() -> Iterator[None]:
     """The command line freezes the objects it has made (gc.freeze) before a run; in this
-    process that would keep every earlier test's garbage for good."""
+    process that would keep every earlier test's garbage for good. Tests that pause the
+    collector, as the command's entry point does, leave it running too."""
     yield
     _unfreeze()  # the real one, even where the test replaced gc's for its own checks
+    gc.enable()
 
 
 _unfreeze = gc.unfreeze

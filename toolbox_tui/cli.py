@@ -26,6 +26,7 @@ from checks.core import PANE_IDS, CheckSpec, Registry
 from toolbox_tui import reporters, reporting_cli, runbooks_cli, watching
 from toolbox_tui.console import say
 from toolbox_tui.headless import UsageError, check_output_path, collect, write_output
+from toolbox_tui.long_lived import freeze_start_up
 from toolbox_tui.reporters import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -179,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "tui"
+    if command not in ("tui", "check"):
+        # Start-up is over for the others; the dashboard and `check` resume the collector
+        # later, when theirs is (see toolbox_tui.launch).
+        freeze_start_up()
     try:
         if command == "tui":
             # The dashboard registers the checks after its first frame: their modules cost
@@ -243,7 +248,6 @@ def cmd_check(args: argparse.Namespace, config: ToolboxConfig, registry: Registr
     import asyncio
 
     from checks.context import CheckContext
-    from toolbox_tui.long_lived import freeze_start_up
 
     reading = time.perf_counter()
     ctx = CheckContext.create(config)
@@ -334,7 +338,6 @@ def _dashboard(
     """
     _require_terminal()
     from toolbox_tui.app import make_app
-    from toolbox_tui.long_lived import freeze_start_up
 
     def context() -> CheckContext:
         # Called after the first frame, on the loader's thread: the settings' modules too.

@@ -1,6 +1,9 @@
 """Keeping the garbage collector's full passes out of the first frame, the headless run and
 keypresses: :func:`freeze_start_up` and :func:`freeze_long_lived`.
 
+(Before either, while the process starts, the collector is paused: see
+:mod:`toolbox_tui.launch`.)
+
 By the time the dashboard starts drawing, its imports have made tens of thousands of
 objects, and CPython starts a full collection once enough has been made since the last: on
 the way to the first frame one walked them all, ~40 ms of a ~450 ms start. Frozen before
@@ -25,9 +28,12 @@ _frozen = False
 
 def freeze_start_up() -> None:
     """Freeze what start-up has made so far, without collecting it first (a collection now
-    would be the very pass this avoids). In the dashboard, the garbage among it is collected
-    after the first run, by :func:`freeze_long_lived`; a headless run ends with its process."""
+    would be the very pass this avoids), and resume the collector, which the command's entry
+    point paused (:mod:`toolbox_tui.launch`). In the dashboard, the garbage among start-up's
+    objects is collected after the first run, by :func:`freeze_long_lived`; a headless run
+    ends with its process."""
     gc.freeze()
+    gc.enable()
 
 
 def freeze_long_lived() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import textwrap
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -57,18 +59,64 @@ def test_check_json_reports_the_demo_mistakes(
 def test_check_freezes_start_up_objects_before_its_run(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """So that the full collections its checks' imports set off do not walk them."""
-    calls: list[str] = []
-    collect = cli.collect
+    """So that the full collections its checks' imports set off do not walk them. The
+    collector, paused by the command's entry point, is back on for the run."""
+    calls: list[object] = []
+    collect, load_config = cli.collect, cli.load_config
 
     def collecting(*args: Any) -> Any:
-        calls.append("run")
+        calls.append(("run", gc.isenabled()))
         return collect(*args)
+
+    def loading(*args: Any) -> Any:
+        calls.append(("settings", gc.isenabled()))
+        return load_config(*args)
 
     monkeypatch.setattr(long_lived.gc, "freeze", partial(calls.append, "freeze"))
     monkeypatch.setattr(cli, "collect", collecting)
+    monkeypatch.setattr(cli, "load_config", loading)
+    gc.disable()  # as toolbox_tui.launch leaves it
     assert main(["check", "--only", "env.file", *args_for(demo)]) == 0
-    assert calls == ["freeze", "run"]
+    assert calls == [("settings", False), "freeze", ("run", True)]
+
+
+@pytest.mark.parametrize(
+    "argv", [["list"], ["fix", "no.such-action"]], ids=["list", "fix-unknown-action"]
+)
+def test_other_commands_resume_the_collector_once_their_arguments_are_read(
+    argv: list[str], demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gc.disable()  # as toolbox_tui.launch leaves it
+    main([*argv, *args_for(demo)])
+    assert gc.isenabled()
+
+
+def test_the_command_starts_with_the_collector_paused() -> None:
+    """The console script's entry point pauses it before importing any module of the command
+    line; the command then runs as ever (and resumes it: see the tests above)."""
+    code = """
+        import gc, sys
+
+        class Watch:  # notes the collector's state when the command line is imported
+            def find_spec(self, name, path=None, target=None):
+                if name == "toolbox_tui.cli":
+                    print("collector", "on" if gc.isenabled() else "off", flush=True)
+
+        sys.meta_path.insert(0, Watch())
+        sys.argv = ["toolbox-tui", "list"]
+        from toolbox_tui.launch import run
+        run()
+        """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    first, *listing = out.stdout.splitlines()
+    assert first == "collector off"
+    assert any("env.file" in line for line in listing)
 
 
 def test_only_and_fail_level(demo: Demo, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from functools import partial
 from pathlib import Path
@@ -127,8 +128,9 @@ async def test_the_first_run_collects_and_freezes_start_up_objects_once(
 def test_start_up_objects_are_frozen_before_the_dashboard_runs(
     monkeypatch: pytest.MonkeyPatch, make_context: MakeContext
 ) -> None:
-    """So that no full collection walks them on the way to the first frame."""
-    calls: list[str] = []
+    """So that no full collection walks them on the way to the first frame; the collector,
+    paused by the command's entry point, is back on when the app runs."""
+    calls: list[object] = []
 
     class Dashboard:
         load_error = None
@@ -136,14 +138,15 @@ def test_start_up_objects_are_frozen_before_the_dashboard_runs(
         exit_note = None
 
         def run(self) -> None:
-            calls.append("run")
+            calls.append(("run", gc.isenabled()))
 
     monkeypatch.setattr(cli, "_require_terminal", lambda: None)
     monkeypatch.setattr(app_module, "make_app", lambda *args, **kwargs: Dashboard())
     monkeypatch.setattr(long_lived.gc, "freeze", partial(calls.append, "freeze"))
 
+    gc.disable()  # as toolbox_tui.launch leaves it
     assert cli._dashboard(make_context().config, Registry()) == (cli.EXIT_OK, None)
-    assert calls == ["freeze", "run"]
+    assert calls == ["freeze", ("run", True)]
 
 
 async def test_the_checks_are_registered_after_the_first_frame_off_the_ui_thread(
