@@ -22,9 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from checks.core import PANES, Action, CheckSpec, Registry
-from checks.events import ActionDone, Event, Finished, Log, Started
 from toolbox_tui.board import Board, RunningAction
-from toolbox_tui.commands import palette_commands
 from toolbox_tui.long_lived import freeze_long_lived
 from toolbox_tui.messages import (
     ActionCompleted,
@@ -37,7 +35,10 @@ from toolbox_tui.screens.dashboard import DashboardScreen
 from toolbox_tui.widgets.status import duration_text
 
 if TYPE_CHECKING:
+    # A run's events are imported with its first event, and the palette's commands when it
+    # opens: the first frame needs neither.
     from checks.context import CheckContext
+    from checks.events import ActionDone, Event
 
     # The screens pushed over the dashboard are imported when first opened (see
     # ``_is_open``): the first frame needs only the dashboard.
@@ -64,7 +65,7 @@ def check_group(check_id: str) -> str:
 TICK_SECONDS = 0.5  # how often a running fix's elapsed time is redrawn
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
-CheckRunner = Callable[[Sequence[CheckSpec], "CheckContext"], AsyncIterator[Event]]
+CheckRunner = Callable[[Sequence[CheckSpec], "CheckContext"], AsyncIterator["Event"]]
 
 
 def run_checks(specs: Sequence[CheckSpec], ctx: CheckContext) -> AsyncIterator[Event]:
@@ -247,6 +248,8 @@ class ToolboxApp(App[None]):
     async def _stream(
         self, specs: list[CheckSpec], generation: int, ctx: CheckContext | None = None
     ) -> None:
+        from checks.events import Finished, Started
+
         started: set[str] = set()
         finished: set[str] = set()
         try:
@@ -374,6 +377,8 @@ class ToolboxApp(App[None]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        from toolbox_tui.commands import palette_commands
+
         yield from super().get_system_commands(screen)
         for command in palette_commands(self.registry):
             yield SystemCommand(
@@ -428,6 +433,7 @@ class ToolboxApp(App[None]):
 
     @work(group=ACTION_GROUP, exit_on_error=False)
     async def confirm_and_run(self, action: Action, check_id: str | None) -> None:
+        from checks.events import Log
         from checks.runner import build_plan, shown
         from checks.runner import run_action as run_engine_action
         from toolbox_tui.screens.confirm import ConfirmActionScreen
@@ -597,6 +603,8 @@ def _is_detail(screen: object) -> TypeGuard[CheckDetailScreen]:
 
 
 def _as_message(event: Event, generation: int) -> CheckStarted | CheckLogged | CheckFinished:
+    from checks.events import Finished, Log, Started
+
     if isinstance(event, Started):
         return CheckStarted(event.check_id, generation)
     if isinstance(event, Log):

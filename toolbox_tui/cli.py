@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import toolbox_tui
-from checks import catalog, checklist
-from checks.core import PANE_IDS, CheckSpec, Registry
+from checks import catalog
+from checks.core import PANE_IDS, Registry
 from toolbox_tui import reporters, reporting_cli, runbooks_cli, watching
 from toolbox_tui.console import say
 from toolbox_tui.headless import UsageError, check_output_path, collect, write_output
@@ -191,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_tui(lambda: load_config(args), lambda: catalog.load(panes_to_load(args)))
         registry = catalog.load(panes_to_load(args))
         if command == "list":
+            from toolbox_tui.listing import render_list
+
             print(render_list(registry, args.format), end="")
             return EXIT_OK
         if command == "demo":
@@ -442,56 +444,6 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         say(f"  {sentence}")
     say("Sandbox stopped.")
     return EXIT_OK
-
-
-def render_list(registry: Registry, fmt: str) -> str:
-    """The catalogue: checks per pane, actions, and which checklist items are covered."""
-    if fmt == "markdown":
-        return _list_markdown(registry)
-    lines = ["Checks"]
-    for spec in registry.in_pane_order():
-        lines.append(f"  {spec.id:<30} {spec.pane:<12} {_check_title(spec)}")
-    lines.append("")
-    lines.append("Actions")
-    for action in registry.actions_in_pane_order():
-        flag = "dangerous" if action.dangerous else ""
-        lines.append(f"  {action.id:<30} {flag:<12} {action.title}")
-    lines.append("")
-    lines.append("Checklist coverage")
-    for row in checklist.coverage(registry.in_pane_order()):
-        ids = ", ".join(row.check_ids)
-        lines.append(f"  {row.state:<12} {row.ref.section} > {row.ref.item}  {ids}")
-        if row.missing:
-            lines.append(f"  {'':<12} not verified: {row.missing}")
-    return "\n".join(lines) + "\n"
-
-
-def _check_title(spec: CheckSpec) -> str:
-    """The check's title; one that writes to the app says so (--read-only skips it, watch
-    never runs it)."""
-    return f"{spec.title} (writes to the app)" if spec.writes else spec.title
-
-
-def _state(row: checklist.Coverage) -> str:
-    """``partial (not verified: ...)`` says what a partly covered item still needs."""
-    return f"{row.state} (not verified: {row.missing})" if row.missing else row.state
-
-
-def _list_markdown(registry: Registry) -> str:
-    out = ["| check | pane | what it verifies |", "| --- | --- | --- |"]
-    out += [f"| `{s.id}` | {s.pane} | {_check_title(s)} |" for s in registry.in_pane_order()]
-    out += ["", "| action | dangerous | what it does |", "| --- | --- | --- |"]
-    out += [
-        f"| `{a.id}` | {'yes' if a.dangerous else 'no'} | {a.title} |"
-        for a in registry.actions_in_pane_order()
-    ]
-    out += ["", "| checklist section | item | state | checks |", "| --- | --- | --- | --- |"]
-    out += [
-        f"| {r.ref.section} | {r.ref.item} | {_state(r)} | "
-        f"{', '.join(f'`{i}`' for i in r.check_ids)} |"
-        for r in checklist.coverage(registry.in_pane_order())
-    ]
-    return "\n".join(out) + "\n"
 
 
 def run() -> None:

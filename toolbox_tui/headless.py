@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolbox_tui import report_file
 from toolbox_tui.reporters import Report
 
 if TYPE_CHECKING:
@@ -47,6 +46,10 @@ async def collect(specs: Sequence[CheckSpec], ctx: CheckContext) -> Report:
 def check_output_path(path: Path) -> None:
     """Refuse a report path that cannot be written safely, before spending time on the checks
     (see :mod:`toolbox_tui.report_file`; it is checked again when the report is written)."""
+    # report_file is imported by the commands that write a report; not by the dashboard's,
+    # which imports this module for UsageError.
+    from toolbox_tui import report_file
+
     try:
         report_file.check_destination(path)
     except report_file.ReportFileError as exc:
@@ -56,6 +59,8 @@ def check_output_path(path: Path) -> None:
 def write_output(path: Path | None, text: str, mode: int | None = None) -> None:
     """Write a report to ``path`` (standard output for None or ``-``) and say where it went;
     ``mode``: a new file's permissions (report_file's default for None)."""
+    from toolbox_tui import report_file
+
     try:
         if mode is None:
             report_file.write_report(path, text)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
-from checks.core import CheckResult
-from checks.events import ActionDone
+if TYPE_CHECKING:
+    from checks.core import CheckResult
+    from checks.events import ActionDone
 
 
 class CheckStarted(Message):

@@ -141,7 +141,7 @@ def test_a_check_says_whether_it_writes_to_the_app() -> None:
 
 
 def test_list_says_which_checks_write_to_the_app() -> None:
-    from toolbox_tui.cli import render_list
+    from toolbox_tui.listing import render_list
 
     registry = make_registry()
 

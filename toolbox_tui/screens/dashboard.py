@@ -19,7 +19,6 @@ from textual.widgets import DataTable, Input, TabbedContent, TabPane
 from checks.core import PANES, Pane
 from toolbox_tui.board import Board
 from toolbox_tui.widgets.check_table import CheckTable
-from toolbox_tui.widgets.fitting_footer import FittingFooter
 from toolbox_tui.widgets.pane_view import PaneView
 from toolbox_tui.widgets.status import status_style, styled
 from toolbox_tui.widgets.summary_bar import SummaryBar
@@ -101,6 +100,9 @@ class DashboardScreen(Screen[None]):
         # A footer's keys come with the screen's first bindings update, after the first
         # frame, whose footer row was blank. Mounted now, the keys come as soon, and its
         # styles (~15 ms) no longer delay the frame; meanwhile the empty table has that row.
+        # Its module (Textual's Footer) is imported now too.
+        from toolbox_tui.widgets.fitting_footer import FittingFooter
+
         await self.mount(FittingFooter(compact=True, expendable=EXPENDABLE_KEYS))
         self.refresh_bindings()
         for pane in PANES[1:]:
