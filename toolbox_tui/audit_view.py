@@ -1,71 +1,19 @@
 """The audit log as people read it: what ``toolbox-tui audit`` prints and the release report's
 timeline are made of.
 
-Provides :func:`parse_since` (``--since``: an ISO date or date and time, or a span back from
-now such as ``30m``, ``2h``, ``1d``), :class:`Entry` (one record, its time read), and
-:func:`read_entries`, which reads the log without blocking (:func:`checks.audit.read_log`) and
-turns what goes wrong into a sentence, never an exception. No Textual here.
+Provides :class:`Entry` (one record, its time read) and :func:`read_entries`, which reads the
+log without blocking (:func:`checks.audit.read_log`) and turns what goes wrong into a sentence,
+never an exception. ``--since`` is read by :mod:`toolbox_tui.since`. No Textual here.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-# checks.audit is imported when a log is read: the command line imports this module for
-# ``--since``'s parser, and `--help` and `list` must not pay for the audit log's reader.
-if TYPE_CHECKING:
-    from checks.audit import AuditRecord
-
-SINCE_HELP = (
-    "an ISO date (2026-11-28) or date and time (2026-11-28T14:00; UTC unless it gives an "
-    "offset), or a span back from now: 30m, 2h, 1d"
-)
-_SPAN = re.compile(r"^\s*(\d{1,6})\s*([mhd])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-
-@dataclass(frozen=True)
-class Since:
-    """``--since`` as given: a moment, or a span back from whenever it is asked."""
-
-    moment: datetime | None = None
-    span: timedelta | None = None
-    text: str = ""
-
-    def start(self, now: datetime) -> datetime:
-        if self.moment is not None:
-            return self.moment
-        assert self.span is not None
-        return now - self.span
-
-
-class BadSince(ValueError):
-    """``--since`` is not a time; ``str()`` says what is expected."""
-
-
-def parse_since(text: str) -> Since:
-    """``--since``'s value; :class:`BadSince` (a sentence) when it is none of the forms."""
-    span = _SPAN.match(text)
-    if span is not None:
-        amount, unit = span.groups()
-        back = timedelta(**{_UNITS[unit]: int(amount)})
-        try:
-            datetime.now(UTC) - back
-        except OverflowError:
-            # 999999d reaches back before the year 1: no time at all.
-            raise BadSince(f"{text!r} is not a time: give {SINCE_HELP}") from None
-        return Since(span=back, text=text.strip())
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadSince(f"{text!r} is not a time: give {SINCE_HELP}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return Since(moment=moment, text=text.strip())
+from checks import audit
+from checks.audit import AuditRecord, parse_at
 
 
 @dataclass(frozen=True)
@@ -84,8 +32,6 @@ class Entry:
 
     @classmethod
     def of(cls, record: AuditRecord) -> Entry:
-        from checks.audit import parse_at
-
         who = f"{record.user}@{record.host}" if record.host else record.user
         return cls(
             at=parse_at(record.at),
@@ -151,8 +97,6 @@ class AuditEntries:
 def read_entries(path: Path) -> AuditEntries:
     """Every record of the audit log at ``path``, in time order (a record whose time cannot be
     read stays where it was written); never raises."""
-    from checks import audit
-
     try:
         log = audit.read_log(path)
     except OSError as exc:

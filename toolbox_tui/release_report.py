@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from checks.core import PANES, Status
 from checks.verdicts import blocks
-from toolbox_tui.audit_view import Entry, Since, read_entries
+from toolbox_tui.audit_view import Entry, read_entries
 from toolbox_tui.reporters import Report, document, md_cell, md_message, md_status
+from toolbox_tui.since import Since
 
 if TYPE_CHECKING:
     from checks.audit import AuditRecord

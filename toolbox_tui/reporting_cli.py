@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolbox_tui.audit_view import SINCE_HELP, BadSince, Since, parse_since
 from toolbox_tui.reporters import EXIT_OK, EXIT_USAGE
+from toolbox_tui.since import SINCE_HELP, BadSince, Since, parse_since
 
 if TYPE_CHECKING:
     from checks.config import ToolboxConfig

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from checks import audit
-from toolbox_tui.audit_view import BadSince, parse_since
 from toolbox_tui.cli import main
+from toolbox_tui.since import BadSince, parse_since
 
 SECRET = "whsec_" + "A1b2C3d4" * 4
 

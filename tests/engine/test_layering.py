@@ -185,9 +185,10 @@ def test_the_first_frame_waits_for_neither_the_engine_nor_the_settings() -> None
     assert "toolbox_tui.screens.dashboard" in loaded
     later = {"checks.runner", "checks.context", "checks.settings", "checks.envfile", "checks.watch"}
     # A run's events, the palette's commands, the footer (mounted just after the frame), and
-    # what only other commands use: `list`'s coverage, the report's file.
+    # what only other commands use: `list`'s coverage, the report's file, the audit log.
     later |= {"checks.events", "toolbox_tui.commands", "toolbox_tui.widgets.fitting_footer"}
     later |= {"checks.checklist", "toolbox_tui.listing", "toolbox_tui.report_file"}
+    later |= {"toolbox_tui.audit_view", "checks.audit"}  # `audit` and `report`
     assert later & loaded == set()
     assert families(loaded, ("dotenv", *CONFIG)) == set()
 
