@@ -11,28 +11,26 @@ loop that started the command watches it like a socket. It belongs to no loop: e
 is watched by the loop running when it started (3.11's own ``PidfdChildWatcher`` is bound to
 one loop, and forgets its children when another is attached). Where ``pidfd_open`` is
 refused (an older kernel, a seccomp filter), that command gets a thread as before.
+
+Python 3.11 only: child watchers are deprecated in 3.12 and gone in 3.14, so that
+:mod:`checks.subprocesses` imports this module on 3.11 alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVarTuple
 
-_installed = False
 _Ts = TypeVarTuple("_Ts")
 
 
 def install() -> None:
-    """Make :class:`PidfdWatcher` asyncio's child watcher, once; nothing on Python 3.12 and
-    later (their default is the same) or where the OS has no ``pidfd_open``."""
-    global _installed
-    if _installed or sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
-    _installed = True
-    asyncio.set_child_watcher(PidfdWatcher())
+    """Make :class:`PidfdWatcher` asyncio's child watcher, unless it is already (called on a
+    loop's thread before each command); nothing where the OS has no ``pidfd_open``."""
+    if hasattr(os, "pidfd_open") and not isinstance(asyncio.get_child_watcher(), PidfdWatcher):
+        asyncio.set_child_watcher(PidfdWatcher())
 
 
 class PidfdWatcher(asyncio.AbstractChildWatcher):
@@ -74,8 +72,10 @@ class PidfdWatcher(asyncio.AbstractChildWatcher):
         callback(pid, returncode, *args)
 
     def remove_child_handler(self, pid: int) -> bool:
-        # asyncio calls this only for a process it no longer waits for; its pidfd is closed
-        # when the process ends, which it always does (a run kills what it started).
+        # asyncio 3.11 never calls this. The pidfd is closed when the process ends, on the
+        # loop that started it: a run always waits for its command's end (a cancelled one
+        # kills and reaps it). A loop closed before that would leave the pidfd open and the
+        # process a zombie until we exit, as with Python 3.12's own watcher.
         return True
 
     def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:

@@ -12,6 +12,7 @@ exclusive across processes; :func:`remove_stale_temp_files` clears what a killed
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import stat
@@ -131,8 +132,6 @@ def _too_large(path: Path, limit: int, size: int | None) -> EnvFileTooLarge:
 
 def digest_of(data: bytes) -> str:
     """The sha256 (hex) of the env file's bytes: what a preview saw, checked before a write."""
-    import hashlib  # here: only fixes and restores use it, not reading the file for checks
-
     return hashlib.sha256(data).hexdigest()
 
 

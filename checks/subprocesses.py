@@ -28,8 +28,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks import child_watcher
-
 INTERRUPT_GRACE = 5.0  # seconds a cancelled command gets to stop on SIGINT before SIGKILL
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _CHUNK = 64 * 1024  # bytes read from a command's stdout or stderr at a time
@@ -77,7 +75,10 @@ async def run(
         if wrapper:
             _require_program(argv[0], env, cwd)
             wrapper = (*wrapper, str(os.getpid()))
-        child_watcher.install()  # no thread per command on Python 3.11 (see there)
+        if sys.version_info < (3, 12):  # later versions watch children by pidfd already
+            from checks import child_watcher
+
+            child_watcher.install()  # no thread per command (see there)
         process = await asyncio.create_subprocess_exec(
             *wrapper,
             *argv,

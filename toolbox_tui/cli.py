@@ -26,7 +26,7 @@ from checks.core import PANE_IDS, Registry
 from toolbox_tui import reporters, reporting_cli, runbooks_cli, watching
 from toolbox_tui.console import say
 from toolbox_tui.headless import UsageError, check_output_path, collect, write_output
-from toolbox_tui.long_lived import freeze_start_up
+from toolbox_tui.long_lived import freeze_start_up, resume_collector
 from toolbox_tui.reporters import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in ("tui", "check"):
         # Start-up is over for the others; the dashboard and `check` resume the collector
         # later, when theirs is (see toolbox_tui.launch).
-        freeze_start_up()
+        resume_collector()
     try:
         if command == "tui":
             # The dashboard registers the checks after its first frame: their modules cost

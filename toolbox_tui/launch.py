@@ -5,8 +5,9 @@ Starting is importing: Textual, our modules and, for ``check``, pydantic-setting
 every object made on the way lives as long as the process, so the collector's passes over
 them find almost nothing to free; there were 80-110 of them before the dashboard's first
 frame, 12-15 ms of a ~270 ms start. Each command resumes the collector where its start-up
-ends (:func:`toolbox_tui.long_lived.freeze_start_up`): the dashboard just before its first
-frame is drawn, ``check`` before its run, every other command once its arguments are read.
+ends (:mod:`toolbox_tui.long_lived`): the dashboard just before its app runs and ``check``
+before its run (both freeze what start-up made first), every other command (``demo`` too,
+which starts its servers first) once its arguments are read.
 
 This module imports nothing of ours at the top, so that the pause comes before the first of
 those imports.

@@ -33,6 +33,13 @@ def freeze_start_up() -> None:
     objects is collected after the first run, by :func:`freeze_long_lived`; a headless run
     ends with its process."""
     gc.freeze()
+    resume_collector()
+
+
+def resume_collector() -> None:
+    """Turn the collector back on, after the entry point's pause: for the commands other than
+    the dashboard and ``check``, once their arguments are read (nothing frozen: none of them
+    collects later as the dashboard does, and start-up's garbage would stay frozen for good)."""
     gc.enable()
 
 

@@ -81,7 +81,7 @@ def test_check_freezes_start_up_objects_before_its_run(
 
 
 @pytest.mark.parametrize(
-    "argv", [["list"], ["fix", "no.such-action"]], ids=["list", "fix-unknown-action"]
+    "argv", [["list"], ["fix", "no.such-action"], ["audit"]], ids=["list", "fix", "audit"]
 )
 def test_other_commands_resume_the_collector_once_their_arguments_are_read(
     argv: list[str], demo: Demo, capsys: pytest.CaptureFixture[str]
