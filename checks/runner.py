@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
-from checks import audit
 from checks.context import CheckContext
 from checks.core import (
     Action,
@@ -350,6 +349,9 @@ UNCONFIRMED = "Refused: this action is dangerous and was not confirmed."
 
 def _audit_problem(ctx: CheckContext) -> str:
     """Why the audit log cannot be written (then nothing may run), or ''."""
+    # The audit log is imported with the first action: a run of checks writes none.
+    from checks import audit
+
     try:
         audit.ensure_writable(ctx.config.audit_path)
     except OSError as exc:
@@ -372,6 +374,8 @@ def _record(
     run_id: str = "",
     changes: Sequence[str] = (),
 ) -> None:
+    from checks import audit
+
     record = audit.AuditRecord(
         at=ctx.clock().isoformat(timespec="seconds"),
         action=action.id,

@@ -9,7 +9,12 @@ import pytest
 from fake_deployment import GOOD_VERSIONS, Deployment, RunCheck, write_site_packages
 
 from checks.core import Status
-from checks.environment.dependencies import REQUIREMENTS, installed_versions, site_packages_dirs
+from checks.environment.dependencies import (
+    REQUIREMENTS,
+    installed_versions,
+    package_and_minimum,
+    site_packages_dirs,
+)
 
 
 async def test_dependencies_pass_at_good_versions(deployment: Deployment, check: RunCheck) -> None:
@@ -104,3 +109,16 @@ def test_the_requirements_are_the_checklists() -> None:
         "supabase>=2.0.0",
         "pusher>=3.3.0",
     ]
+
+
+def test_each_requirement_reads_as_pep_508_reads_it() -> None:
+    """The check reads each line as a package and its minimum, without packaging's PEP 508
+    parser (~10 ms to import): a line of another form would be misread, and fails here."""
+    from packaging.requirements import Requirement
+
+    for line in REQUIREMENTS:
+        parsed = Requirement(line)
+        (spec,) = parsed.specifier  # one bound each, a minimum
+        assert spec.operator == ">="
+        assert package_and_minimum(line) == (parsed.name, spec.version)
+    assert package_and_minimum("uvicorn[standard]>=0.24.0") == ("uvicorn", "0.24.0")
